@@ -1,0 +1,214 @@
+"""Settings, all from the environment (twelve-factor); SQLite is the embedded default.
+
+Every tunable has one variable and a sane default; README.md lists them.
+"""
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("GARAGE_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from exc
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    try:
+        return float(value) if value not in (None, "") else default
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from exc
+
+
+# Safe by default: DEBUG is off unless asked for (`make run` asks for it).
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Set it (production), or set DJANGO_DEBUG=1 "
+            "for a local run, which keeps a generated key in var/dev-secret-key."
+        )
+    # Local development only: a random key generated once per checkout, never committed.
+    from django.core.management.utils import get_random_secret_key
+
+    key_file = VAR_DIR / "dev-secret-key"
+    if not key_file.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(get_random_secret_key())
+    SECRET_KEY = key_file.read_text().strip()
+
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.environ.get(
+        "DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else ""
+    ).split(",")
+    if h.strip()
+]
+if not DEBUG and not ALLOWED_HOSTS:
+    ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "metier",
+    "api",
+    "intake",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "garage.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "garage.wsgi.application"
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (web, worker) share the file: wait for locks instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+    DATABASES["default"]["TEST"] = {
+        # A file, not :memory:, so that the consumer running as a real process sees it.
+        "NAME": os.environ.get("GARAGE_TEST_SQLITE", str(VAR_DIR / "test-db.sqlite3")),
+    }
+elif os.environ.get("GARAGE_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["GARAGE_TEST_DB_NAME"]}
+else:
+    # Several runs on one server must not collide: one test database per process.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_garage_{os.getpid()}"}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "Europe/Paris"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# Request bodies are small JSON documents; anything larger is refused (413/400).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GARAGE_MAX_BODY_BYTES", 64 * 1024)
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.CursorPagination",
+    "PAGE_SIZE": 50,
+    "COERCE_DECIMAL_TO_STRING": False,
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "garage API",
+    "DESCRIPTION": "Repair management for car garages: parts, repairs, cars, repair requests.",
+    "VERSION": "0.1.0",
+    # Served from the app itself (drf-spectacular-sidecar): no CDN needed to read the docs.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Messaging (see messaging/config.py for how these are used) ---
+AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/%2F")
+GARAGE_QUEUE = os.environ.get("GARAGE_QUEUE", "garage")
+GARAGE_QUEUE_TYPE = os.environ.get("GARAGE_QUEUE_TYPE", "classic")  # or "quorum"
+GARAGE_DELIVERY_LIMIT = env_int("GARAGE_DELIVERY_LIMIT", 20)  # quorum queues only
+GARAGE_PREFETCH = env_int("GARAGE_PREFETCH", 500)
+GARAGE_BATCH_SIZE = env_int("GARAGE_BATCH_SIZE", 200)
+GARAGE_BATCH_WAIT_MS = env_int("GARAGE_BATCH_WAIT_MS", 5)
+GARAGE_RETRY_LIMIT = env_int("GARAGE_RETRY_LIMIT", 8)
+GARAGE_RETRY_BASE_MS = env_int("GARAGE_RETRY_BASE_MS", 1000)
+GARAGE_RELAY_INTERVAL = env_float("GARAGE_RELAY_INTERVAL", 1.0)
+GARAGE_RELAY_GRACE = env_float("GARAGE_RELAY_GRACE", 2.0)
+GARAGE_RELAY_BATCH = env_int("GARAGE_RELAY_BATCH", 500)
+GARAGE_CONNECT_TIMEOUT = env_float("GARAGE_CONNECT_TIMEOUT", 2.0)
+GARAGE_HEARTBEAT = env_int("GARAGE_HEARTBEAT", 30)
+GARAGE_MAX_MESSAGE_BYTES = env_int("GARAGE_MAX_MESSAGE_BYTES", 16 * 1024)
+
+# --- Domain bounds ---
+# Hours. A constant, not a setting: the database check constraint is built from it.
+GARAGE_MAX_DUREE = 1000
+GARAGE_MAX_PRIX = Decimal("99999999.99")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("GARAGE_LOG_LEVEL", "INFO")},
+    "loggers": {"pika": {"level": "WARNING"}},
+}

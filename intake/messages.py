@@ -1,0 +1,73 @@
+"""The message contract on the `garage` queue, both ways.
+
+Body: JSON `{"piece": <id>, "duree": <hours>}` (the seed's; extra keys are ignored).
+Properties: `message_id` = the request id (the idempotency key), JSON content type,
+persistent. A message with no properties at all (the seed's producer) is still processed.
+Every message is untrusted: size, JSON, types and ranges are checked here.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.conf import settings
+
+from metier.models import Demande
+from metier.services import RepairRequest
+
+# Keys that are not UUIDs (another program's ids) map to stable UUIDs in this namespace.
+FOREIGN_ID_NAMESPACE = uuid.UUID("6f1c7a52-3d0e-4b8e-9a57-0c2b8f5e7d41")
+
+
+def encode(demande: Demande) -> bytes:
+    return json.dumps({"piece": demande.piece, "duree": demande.duree}).encode()
+
+
+def key_for(message_id: str | None) -> uuid.UUID | None:
+    if not message_id:
+        return None
+    try:
+        return uuid.UUID(str(message_id))
+    except ValueError:
+        return uuid.uuid5(FOREIGN_ID_NAMESPACE, str(message_id)[:255])
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def decode(body: bytes, message_id: str | None) -> RepairRequest:
+    """A RepairRequest; `invalid` says why when the message can never succeed."""
+    key = key_for(message_id)
+
+    def invalid(reason: str, piece: object = None, duree: object = None) -> RepairRequest:
+        return RepairRequest(
+            key=key,
+            piece=piece if _whole(piece) and abs(piece) < 2**62 else None,
+            duree=duree if _whole(duree) and abs(duree) < 2**62 else None,
+            invalid=reason,
+        )
+
+    if len(body) > settings.GARAGE_MAX_MESSAGE_BYTES:
+        return invalid(f"message too large: {len(body)} bytes")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return invalid("not JSON")
+    if not isinstance(data, dict):
+        return invalid("not a JSON object")
+    piece, duree = data.get("piece"), data.get("duree")
+    if "piece" not in data:
+        return invalid("piece is missing", duree=duree)
+    if "duree" not in data:
+        return invalid("duree is missing", piece=piece)
+    if not _whole(piece) or not 1 <= piece < 2**62:
+        return invalid("piece must be a positive whole number", duree=duree)
+    if not _whole(duree):
+        return invalid("duree must be a whole number of hours", piece=piece)
+    if not 1 <= duree <= settings.GARAGE_MAX_DUREE:
+        return invalid(
+            f"duree must be between 1 and {settings.GARAGE_MAX_DUREE} hours", piece, duree
+        )
+    return RepairRequest(key=key, piece=piece, duree=duree)

@@ -1,0 +1,147 @@
+"""Getting accepted requests from the database (the outbox) onto the queue.
+
+Two paths, both with publisher confirms, so that a request is on the queue soon after its
+commit and, whatever fails, eventually:
+
+- right after the commit, each web process hands the request to its own publisher thread
+  (one AMQP connection per process, never one per request, and the HTTP answer never
+  waits for RabbitMQ);
+- the relay (`python manage.py relay`, also run inside the worker) publishes every request
+  still `acceptee` after a grace period: those whose web process died, or whose broker
+  was down or blocked.
+
+Publishing twice is harmless: the consumer is idempotent on the request id.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+
+from messaging.publisher import Message, Publisher, PublishError
+from metier.models import Demande
+from metier.services import mark_published
+
+from . import messages
+
+log = logging.getLogger(__name__)
+
+
+def message_for(demande: Demande) -> Message:
+    return Message(body=messages.encode(demande), message_id=str(demande.id))
+
+
+def publish_batch(publisher: Publisher, items: list[Message]) -> int:
+    """Publishes and marks published what the broker confirmed. Returns how many."""
+    try:
+        publisher.publish_many(items)
+        confirmed = len(items)
+    except PublishError as exc:
+        confirmed = exc.confirmed
+        log.warning("publishing stopped after %d of %d: %s", confirmed, len(items), exc)
+    if confirmed:
+        mark_published(ids=[m.message_id for m in items[:confirmed]])
+    return confirmed
+
+
+class _AfterCommitPublisher:
+    """One per web process: a thread that publishes what the request threads hand it."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        # Bounded: if the broker is away, drop from memory; the relay has the rows.
+        self.queue: queue.Queue[Message] = queue.Queue(maxsize=10_000)
+        self.thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
+        self.thread.start()
+
+    def submit(self, message: Message) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except queue.Full:
+            log.warning("publisher backlog full; request %s left to the relay", message.message_id)
+
+    def _run(self) -> None:
+        publisher = Publisher()
+        while True:
+            items = [self.queue.get()]
+            while len(items) < 500:
+                try:
+                    items.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            if not publisher.backoff.ready():
+                # Broker known to be down: leave these to the relay rather than pile up.
+                continue
+            try:
+                publish_batch(publisher, items)
+            except Exception:
+                log.exception("after-commit publishing failed; the relay will retry")
+            finally:
+                close_old_connections()
+
+
+_lock = threading.Lock()
+_instance: _AfterCommitPublisher | None = None
+
+
+def _publisher() -> _AfterCommitPublisher:
+    global _instance
+    with _lock:
+        # A forked worker (gunicorn) must not reuse its parent's thread or connection.
+        if _instance is None or _instance.pid != os.getpid():
+            _instance = _AfterCommitPublisher()
+        return _instance
+
+
+def publish_on_commit(demande: Demande) -> None:
+    message = message_for(demande)
+    transaction.on_commit(lambda: _publisher().submit(message))
+
+
+# --- the relay --------------------------------------------------------------------------
+def relay_once(
+    publisher: Publisher, *, grace: float | None = None, limit: int | None = None
+) -> int:
+    """Publishes requests still unpublished after `grace` seconds. Returns how many."""
+    grace = settings.GARAGE_RELAY_GRACE if grace is None else grace
+    limit = limit or settings.GARAGE_RELAY_BATCH
+    cutoff = timezone.now() - timedelta(seconds=grace)
+    pending = list(
+        Demande.objects.filter(statut=Demande.Statut.ACCEPTEE, cree_le__lte=cutoff).order_by(
+            "cree_le"
+        )[:limit]
+    )
+    if not pending:
+        return 0
+    return publish_batch(publisher, [message_for(d) for d in pending])
+
+
+def run_relay(stop: threading.Event, *, interval: float | None = None) -> None:
+    interval = settings.GARAGE_RELAY_INTERVAL if interval is None else interval
+    publisher = Publisher()
+    log.info("relay started (every %.1fs, grace %.1fs)", interval, settings.GARAGE_RELAY_GRACE)
+    try:
+        while not stop.is_set():
+            try:
+                sent = relay_once(publisher)
+            except Exception:
+                log.exception("relay pass failed")
+                sent = 0
+            finally:
+                close_old_connections()
+            if sent:
+                log.info("relay published %d pending request(s)", sent)
+            if sent < settings.GARAGE_RELAY_BATCH:
+                stop.wait(max(interval, publisher.backoff.delay()))
+            else:
+                time.sleep(0)
+    finally:
+        publisher.close()

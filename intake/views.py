@@ -1,0 +1,69 @@
+"""The intake: accept a repair request, commit it, answer 202. Publishing happens after the
+commit, off the request thread (see outbox.py), so RabbitMQ never holds up an answer."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.decorators import api_view
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.serializers import DemandeSerializer, IntakeSerializer
+from metier.services import accept_demande
+
+from .outbox import publish_on_commit
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_PARAM = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    description="Same key, same request: it is accepted once and the same answer is returned.",
+)
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not key.strip() or len(key) > 255:
+        raise ValidationError({IDEMPOTENCY_HEADER: ["must be 1 to 255 characters"]})
+    return key
+
+
+def _accept(request: Request, piece: int, duree: int) -> Response:
+    key = _idempotency_key(request)
+    with transaction.atomic():
+        demande, created = accept_demande(piece=piece, duree=duree, cle_idempotence=key)
+        if created:
+            publish_on_commit(demande)
+    body = DemandeSerializer(demande, context={"request": request}).data
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+
+def _whole(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValidationError({name: ["must be a whole number"]}) from None
+
+
+@extend_schema(parameters=[IDEMPOTENCY_PARAM], responses={202: DemandeSerializer})
+@api_view(["GET"])
+def demande_get(request: Request, piece: str, duree: str) -> Response:
+    """The seed's intake: `GET /reparation/{piece}/{duree}/`."""
+    return _accept(request, _whole("piece", piece), _whole("duree", duree))
+
+
+@extend_schema(
+    parameters=[IDEMPOTENCY_PARAM], request=IntakeSerializer, responses={202: DemandeSerializer}
+)
+@api_view(["POST"])
+def demande_post(request: Request) -> Response:
+    """`POST /reparation/` with `{"piece": 1, "duree": 5}`."""
+    serializer = IntakeSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return _accept(request, **serializer.validated_data)

@@ -1,0 +1,36 @@
+"""The worker: `python manage.py consume` (also `python consomateur.py`)."""
+
+import logging
+import threading
+
+from django.core.management.base import BaseCommand
+
+from intake.outbox import run_relay
+from intake.worker import handle_batch
+from messaging.consumer import Consumer
+
+log = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Consume repair requests from the `garage` queue; also runs the outbox relay."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--no-relay",
+            action="store_true",
+            help="do not run the outbox relay in this process (run `manage.py relay` instead)",
+        )
+
+    def handle(self, *args, no_relay: bool = False, **options):
+        consumer = Consumer(handle_batch)
+        consumer.install_signal_handlers()
+        relay = None
+        if not no_relay:
+            relay = threading.Thread(
+                target=run_relay, args=(consumer.stop_event,), name="relay", daemon=True
+            )
+            relay.start()
+        consumer.run()
+        if relay is not None:
+            relay.join(timeout=10)

@@ -1,0 +1,16 @@
+import signal
+import threading
+
+from django.core.management.base import BaseCommand
+
+from intake.outbox import run_relay
+
+
+class Command(BaseCommand):
+    help = "Publish the repair requests that are accepted but not yet on the queue (the outbox)."
+
+    def handle(self, *args, **options):
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        run_relay(stop)

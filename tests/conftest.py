@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.support.broker import Vhost, require_rabbitmq
+
+
+@pytest.fixture
+def vhost(settings):
+    """A private vhost on the shared RabbitMQ, and the settings pointing at it."""
+    require_rabbitmq()
+    v = Vhost()
+    settings.AMQP_URL = v.url
+    yield v
+    v.delete()
+
+
+@pytest.fixture
+def piece(db):
+    from metier.services import create_piece
+
+    return create_piece(nom="Plaquettes de frein", prix="50.00")
