@@ -20,3 +20,13 @@ def piece(db):
     from metier.services import create_piece
 
     return create_piece(nom="Plaquettes de frein", prix="50.00")
+
+
+@pytest.fixture
+def stack(vhost, transactional_db, tmp_path):
+    """The real processes against the test database and a private vhost."""
+    from tests.support.stack import Stack
+
+    s = Stack(vhost.url, tmp_path)
+    yield s
+    s.close()

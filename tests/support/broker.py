@@ -69,6 +69,7 @@ class Vhost:
     def publish(self, body: bytes, queue: str = "garage", **props) -> None:
         with self.connection() as conn:
             ch = conn.channel()
+            ch.queue_declare(queue, durable=True)  # the seed's declaration, as the consumer's
             ch.basic_publish("", queue, body, pika.BasicProperties(**props) if props else None)
 
     def delete(self) -> None:

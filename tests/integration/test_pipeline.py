@@ -1,0 +1,130 @@
+"""The whole pipeline, as processes: gunicorn intake → RabbitMQ → consumer → database.
+
+Runs on SQLite and on PostgreSQL (the suite is run once with each, see the Makefile).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pika
+import requests
+
+from metier.models import Demande, Reparation
+from tests.support.stack import wait_until
+
+
+def test_seed_walkthrough(stack, vhost):
+    """The README's curl walkthrough, step by step, against the Procfile's processes."""
+    stack.start_web()
+    consumer = stack.start_consumer()
+    base = stack.base_url
+    r = requests.post(f"{base}/api/piece/", json={"nom": "Brake Pads", "prix": 50.00}, timeout=5)
+    assert r.status_code == 201, r.text
+    piece = r.json()["id"]
+    assert r.json()["prix"] == 50.0
+
+    r = requests.get(f"{base}/reparation/{piece}/3/", timeout=5)
+    assert r.status_code == 202, r.text
+    status_url = r.headers["Location"]
+
+    def done() -> bool:
+        return requests.get(status_url, timeout=5).json()["statut"] == "traitee"
+
+    wait_until(done, timeout=30, message="request processed")
+    status = requests.get(status_url, timeout=5).json()
+    assert status["publiee_le"] and status["traitee_le"]
+    repair = requests.get(status["reparation_url"], timeout=5).json()
+    assert (repair["piece"], repair["duree"]) == (piece, 3)
+    listed = requests.get(f"{base}/api/reparation/", timeout=5).json()["results"]
+    assert [(x["piece"], x["duree"]) for x in listed] == [(piece, 3)]
+    assert consumer.terminate() == 0, consumer.output()
+
+
+def test_200_requests_32_at_a_time_each_one_repair(stack, vhost, piece):
+    """Under gunicorn the seed deadlocked; here every request is answered and done once."""
+    stack.start_web(workers=2, threads=8)
+    stack.start_consumer()
+    url = f"{stack.base_url}/reparation/{piece.pk}/2/"
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(lambda _: requests.get(url, timeout=10), range(200)))
+    assert [a.status_code for a in answers] == [202] * 200
+    ids = {a.json()["id"] for a in answers}
+    assert len(ids) == 200
+    wait_until(lambda: Reparation.objects.count() >= 200, timeout=60, message="200 repairs")
+    time.sleep(0.5)  # anything extra would show now
+    assert Reparation.objects.count() == 200
+    assert Demande.objects.filter(statut="traitee").count() == 200
+    assert {
+        str(i) for i in Demande.objects.values_list("reparation__demande__id", flat=True)
+    } == ids
+
+
+def test_messages_are_persistent_with_ids_and_confirmed(stack, vhost, piece):
+    """The seed published transient messages; ours are persistent, JSON, with the request id."""
+    stack.start_web()  # no consumer: the message stays on the queue to be inspected
+    r = requests.post(
+        f"{stack.base_url}/reparation/", json={"piece": piece.pk, "duree": 5}, timeout=5
+    )
+    assert r.status_code == 202
+    wait_until(lambda: vhost.depth("garage") == 1, timeout=15, message="message on the queue")
+    [(props, body)] = vhost.get_all("garage")
+    assert json.loads(body) == {"piece": piece.pk, "duree": 5}
+    assert props.delivery_mode == 2
+    assert props.content_type == "application/json"
+    assert props.message_id == r.json()["id"]
+    # confirmed by the broker, so the request is marked queued
+    wait_until(
+        lambda: Demande.objects.get(pk=r.json()["id"]).statut == "en_file",
+        timeout=10,
+        message="request marked en_file",
+    )
+
+
+def test_seed_bare_message_is_processed(stack, vhost, piece):
+    """A message in the seed's exact format, with no properties at all."""
+    with vhost.connection() as conn:
+        ch = conn.channel()
+        ch.queue_declare("garage", durable=True)
+        ch.basic_publish("", "garage", json.dumps({"piece": piece.pk, "duree": 5}).encode())
+    stack.start_consumer()
+    wait_until(lambda: Reparation.objects.count() == 1, timeout=30, message="repair created")
+    assert Reparation.objects.get().duree == 5
+
+
+def test_poison_messages_go_to_the_dlq_with_a_reason(stack, vhost, piece):
+    bad = [
+        b"not json",
+        b"[]",
+        b'{"piece": "x", "duree": 1}',
+        b'{"piece": 999999, "duree": 1}',
+        json.dumps({"piece": piece.pk, "duree": -5}).encode(),
+    ]
+    with vhost.connection() as conn:
+        ch = conn.channel()
+        ch.queue_declare("garage", durable=True)
+        for i, body in enumerate(bad):
+            ch.basic_publish("", "garage", body, pika.BasicProperties(message_id=f"poison-{i}"))
+        ch.basic_publish("", "garage", json.dumps({"piece": piece.pk, "duree": 2}).encode())
+    consumer = stack.start_consumer()
+    wait_until(lambda: Reparation.objects.count() == 1, timeout=30, message="the good one done")
+    wait_until(lambda: vhost.depth("garage.dlq") == len(bad), timeout=30, message="dead letters")
+    reasons = {p.message_id: p.headers["x-garage-reason"] for p, _ in vhost.get_all("garage.dlq")}
+    assert reasons["poison-0"] == "not JSON"
+    assert "unknown part" in reasons["poison-3"]
+    assert "duree" in reasons["poison-4"]
+    assert vhost.depth("garage") == 0
+    rejected = Demande.objects.filter(statut="rejetee")
+    assert rejected.count() == len(bad)  # each visible, with its reason
+    assert all(d.motif for d in rejected)
+    assert consumer.alive()
+
+
+def test_consumer_stops_cleanly_on_sigterm(stack, vhost, piece):
+    consumer = stack.start_consumer()
+    vhost.publish(json.dumps({"piece": piece.pk, "duree": 1}).encode())
+    wait_until(lambda: Reparation.objects.count() == 1, timeout=30, message="repair")
+    assert consumer.terminate(timeout=15) == 0
+    assert "consumer stopped" in consumer.output()
