@@ -255,3 +255,11 @@ def process_demandes(*, requests: list[RepairRequest]) -> list[Result]:
             changed, ["statut", "reparation", "motif", "traitee_le", "publiee_le"]
         )
     return results  # type: ignore[return-value]
+
+
+@transaction.atomic
+def reopen_demandes(*, ids: list[uuid.UUID]) -> int:
+    """An operator replays dead letters: their requests, if rejected, are queued again."""
+    return Demande.objects.filter(id__in=ids, statut=Demande.Statut.REJETEE).update(
+        statut=Demande.Statut.EN_FILE, motif="", traitee_le=None
+    )

@@ -11,6 +11,7 @@ import uuid
 from urllib.parse import quote
 
 import pika
+import pika.exceptions
 import pytest
 
 SHARED_HOST, SHARED_PORT = "127.0.0.1", 5672
@@ -49,9 +50,13 @@ class Vhost:
     def connection(self) -> pika.BlockingConnection:
         return pika.BlockingConnection(pika.URLParameters(self.url))
 
-    def depth(self, queue: str) -> int:
+    def depth(self, queue: str) -> int | None:
+        """Messages ready in the queue; None while it is not declared yet."""
         with self.connection() as conn:
-            return conn.channel().queue_declare(queue, passive=True).method.message_count
+            try:
+                return conn.channel().queue_declare(queue, passive=True).method.message_count
+            except pika.exceptions.ChannelClosedByBroker:
+                return None
 
     def get_all(self, queue: str) -> list[tuple[pika.spec.BasicProperties, bytes]]:
         """Reads every message of a queue (and leaves them there)."""

@@ -1,0 +1,61 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from intake.messages import key_for
+from messaging.deadletters import list_dead_letters, replay_dead_letters
+from metier.services import reopen_demandes
+
+
+class Command(BaseCommand):
+    help = "Dead letters (`garage.dlq`): list them, show one, replay some or all."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("list", help="one line per dead letter: position, message id, reason")
+        show = sub.add_parser("show", help="one dead letter in full")
+        show.add_argument("position", type=int)
+        replay = sub.add_parser("replay", help="send dead letters back to the main queue")
+        replay.add_argument("message_ids", nargs="*", help="message ids to replay")
+        replay.add_argument("--all", action="store_true", help="replay every dead letter")
+
+    def handle(self, *args, action: str, **options):
+        if action == "list":
+            letters = list_dead_letters()
+            for letter in letters:
+                self.stdout.write(
+                    f"{letter.position:>5}  {letter.message_id or '-':<38} {letter.reason}"
+                )
+            self.stdout.write(f"{len(letters)} dead letter(s)")
+        elif action == "show":
+            letters = {letter.position: letter for letter in list_dead_letters()}
+            letter = letters.get(options["position"])
+            if letter is None:
+                raise CommandError(f"no dead letter at position {options['position']}")
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "position": letter.position,
+                        "message_id": letter.message_id,
+                        "reason": letter.reason,
+                        "headers": {k: str(v) for k, v in letter.headers.items()},
+                        "body": letter.body.decode(errors="replace"),
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            wanted = set(options["message_ids"])
+            if not wanted and not options["all"]:
+                raise CommandError("name message ids to replay, or --all")
+
+            def reopen(letters):
+                # A rejection is final for the consumer; replaying is the operator saying
+                # "try again", so the requests concerned are reopened first.
+                reopen_demandes(ids=[k for k in (key_for(x.message_id) for x in letters) if k])
+
+            replayed = replay_dead_letters(
+                lambda letter: options["all"] or letter.message_id in wanted, before_replay=reopen
+            )
+            self.stdout.write(f"replayed {len(replayed)} dead letter(s)")
