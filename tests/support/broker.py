@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import uuid
+from collections.abc import Callable
 from urllib.parse import quote
 
 import pika
@@ -39,12 +40,13 @@ def rabbitmqctl(*args: str, node: str | None = None) -> str:
 class Vhost:
     """A fresh vhost on a broker, with guest allowed in, removed at the end."""
 
-    def __init__(self, port: int = SHARED_PORT, node: str | None = None) -> None:
+    def __init__(self, port: int = SHARED_PORT, ctl: Callable[..., str] = rabbitmqctl) -> None:
+        """`ctl` runs rabbitmqctl for the broker (a private node passes its own)."""
         self.name = f"garage-test-{uuid.uuid4().hex[:12]}"
         self.port = port
-        self.node = node
-        rabbitmqctl("add_vhost", self.name, node=node)
-        rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*", node=node)
+        self.ctl = ctl
+        ctl("add_vhost", self.name)
+        ctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
         self.url = f"amqp://guest:guest@127.0.0.1:{port}/{quote(self.name, safe='')}"
 
     def connection(self) -> pika.BlockingConnection:
@@ -78,4 +80,4 @@ class Vhost:
             ch.basic_publish("", queue, body, pika.BasicProperties(**props) if props else None)
 
     def delete(self) -> None:
-        rabbitmqctl("delete_vhost", self.name, node=self.node)
+        self.ctl("delete_vhost", self.name)
