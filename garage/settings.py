@@ -125,6 +125,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["TEST"] = {
         # A file, not :memory:, so that the consumer running as a real process sees it.
         "NAME": os.environ.get("GARAGE_TEST_SQLITE", str(VAR_DIR / "test-db.sqlite3")),
