@@ -160,6 +160,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
+        "rest_framework.filters.SearchFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
@@ -202,6 +203,19 @@ GARAGE_MAX_MESSAGE_BYTES = env_int("GARAGE_MAX_MESSAGE_BYTES", 16 * 1024)
 # Hours. A constant, not a setting: the database check constraint is built from it.
 GARAGE_MAX_DUREE = 1000
 GARAGE_MAX_PRIX = Decimal("99999999.99")
+
+
+def env_decimal(name: str, default: str) -> Decimal:
+    value = os.environ.get(name) or default
+    try:
+        return Decimal(value)
+    except ArithmeticError as exc:
+        raise ImproperlyConfigured(f"{name} must be a decimal number, got {value!r}") from exc
+
+
+# Money: the hourly labour rate and the VAT rate, copied onto each repair when it is made.
+GARAGE_TAUX_HORAIRE = env_decimal("GARAGE_TAUX_HORAIRE", "60.00")
+GARAGE_TAUX_TVA = env_decimal("GARAGE_TAUX_TVA", "0.20")
 
 LOGGING = {
     "version": 1,

@@ -21,7 +21,13 @@ FOREIGN_ID_NAMESPACE = uuid.UUID("6f1c7a52-3d0e-4b8e-9a57-0c2b8f5e7d41")
 
 
 def encode(demande: Demande) -> bytes:
-    return json.dumps({"piece": demande.piece, "duree": demande.duree}).encode()
+    body: dict[str, object] = {"piece": demande.piece, "duree": demande.duree}
+    # Optional keys only when set: the seed's exact message stays the common case.
+    if demande.voiture is not None:
+        body["voiture"] = demande.voiture
+    if demande.description:
+        body["description"] = demande.description
+    return json.dumps(body).encode()
 
 
 def key_for(message_id: str | None) -> uuid.UUID | None:

@@ -34,10 +34,10 @@ def _idempotency_key(request: Request) -> str | None:
     return key
 
 
-def _accept(request: Request, piece: int, duree: int) -> Response:
+def _accept(request: Request, piece: int, duree: int, **extra: object) -> Response:
     key = _idempotency_key(request)
     with transaction.atomic():
-        demande, created = accept_demande(piece=piece, duree=duree, cle_idempotence=key)
+        demande, created = accept_demande(piece=piece, duree=duree, cle_idempotence=key, **extra)
         if created:
             publish_on_commit(demande)
     body = DemandeSerializer(demande, context={"request": request}).data

@@ -1,62 +1,211 @@
-from django.contrib import admin
+"""The staff's admin. Every write goes through the domain functions, so the admin obeys the
+same rules as the API (validation, stock, transitions, history)."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from . import services
-from .models import Demande, Piece, Reparation, Voiture
+from .models import (
+    Client,
+    Demande,
+    LigneMainOeuvre,
+    LignePiece,
+    Piece,
+    Reparation,
+    Transition,
+    Voiture,
+)
 
 
 class ServiceAdmin(admin.ModelAdmin):
-    """Saves through the domain functions, so the admin obeys the same rules as the API."""
+    """Saves through the domain's create/update functions."""
 
     create_service = None
     update_service = None
+    delete_service = None
     instance_kwarg = ""
     fields_to_save: tuple[str, ...] = ()
 
     def save_model(self, request, obj, form, change):
-        data = {name: form.cleaned_data[name] for name in self.fields_to_save}
+        data = {
+            name: form.cleaned_data[name]
+            for name in self.fields_to_save
+            if name in form.cleaned_data
+        }
         if change:
             saved = type(self).update_service(**{self.instance_kwarg: obj}, **data)
         else:
             saved = type(self).create_service(**data)
         obj.pk = saved.pk
 
+    def delete_model(self, request, obj):
+        if self.delete_service is not None:
+            type(self).delete_service(**{self.instance_kwarg: obj})
+        else:
+            super().delete_model(request, obj)
+
 
 @admin.register(Piece)
 class PieceAdmin(ServiceAdmin):
-    list_display = ["id", "nom", "prix", "cree_le"]
+    list_display = ["id", "nom", "prix", "stock", "reserve", "disponible", "seuil"]
     search_fields = ["nom"]
     list_filter = ["cree_le"]
     ordering = ["nom"]
+    readonly_fields = ["reserve"]
     create_service = services.create_piece
     update_service = services.update_piece
     instance_kwarg = "piece"
-    fields_to_save = ("nom", "prix")
+    fields_to_save = ("nom", "prix", "stock", "seuil")
+    actions = ["recevoir_dix"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Stock moves through receptions and repairs once the part exists.
+        return ["reserve", "stock"] if obj is not None else ["reserve"]
+
+    @admin.action(description="Receive 10 of each selected part")
+    def recevoir_dix(self, request, queryset):
+        for piece in queryset:
+            services.receive_stock(piece=piece, quantite=10, par=request.user)
+        self.message_user(request, f"{queryset.count()} part(s) received", messages.SUCCESS)
+
+
+@admin.register(Client)
+class ClientAdmin(ServiceAdmin):
+    list_display = ["id", "nom", "telephone", "email", "cree_le"]
+    search_fields = ["nom", "email", "telephone"]
+    create_service = services.create_client
+    update_service = services.update_client
+    instance_kwarg = "client"
+    fields_to_save = ("nom", "telephone", "email")
 
 
 @admin.register(Voiture)
 class VoitureAdmin(ServiceAdmin):
-    list_display = ["id", "marque", "couleur", "cree_le"]
-    search_fields = ["marque", "couleur"]
-    list_filter = ["marque", "couleur"]
+    list_display = ["id", "immatriculation", "marque", "modele", "couleur", "client", "kilometrage"]
+    list_select_related = ["client"]
+    search_fields = ["immatriculation", "vin", "client__nom", "marque", "modele"]
+    list_filter = ["marque"]
+    autocomplete_fields = ["client"]
     create_service = services.create_voiture
     update_service = services.update_voiture
     instance_kwarg = "voiture"
-    fields_to_save = ("marque", "couleur")
+    fields_to_save = (
+        "marque",
+        "couleur",
+        "client",
+        "immatriculation",
+        "vin",
+        "modele",
+        "annee",
+        "kilometrage",
+    )
+
+    def get_search_results(self, request, queryset, search_term):
+        # A plate is found however it is typed ("ab-123 cd" finds AB123CD).
+        from .selectors import search_voitures
+
+        if not search_term:
+            return super().get_search_results(request, queryset, search_term)
+        return search_voitures(queryset, search_term), False
+
+
+class LignePieceInline(admin.TabularInline):
+    model = LignePiece
+    extra = 0
+    fields = ["piece", "quantite", "prix_unitaire", "initiale"]
+    readonly_fields = ["prix_unitaire", "initiale"]
+    autocomplete_fields = ["piece"]
+
+
+class LigneMainOeuvreInline(admin.TabularInline):
+    model = LigneMainOeuvre
+    extra = 0
+    fields = ["description", "heures", "taux_horaire", "initiale"]
+    readonly_fields = ["taux_horaire", "initiale"]
+
+
+class TransitionInline(admin.TabularInline):
+    model = Transition
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ["de", "vers", "le", "par", "motif"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _transition_action(name: str):
+    def run(modeladmin, request, queryset):
+        done = 0
+        for reparation in queryset.order_by("id"):
+            try:
+                services.transition(reparation=reparation, action=name, par=request.user)
+                done += 1
+            except services.Conflict as exc:
+                modeladmin.message_user(request, f"#{reparation.pk}: {exc}", messages.WARNING)
+        if done:
+            modeladmin.message_user(request, f"{name}: {done} repair(s)", messages.SUCCESS)
+
+    run.__name__ = name
+    return admin.action(description=f"{name.capitalize()} the selected repairs")(run)
 
 
 @admin.register(Reparation)
 class ReparationAdmin(ServiceAdmin):
-    list_display = ["id", "piece", "duree", "cree_le"]
-    list_select_related = ["piece"]
-    search_fields = ["piece__nom"]
-    list_filter = ["cree_le", "piece"]
-    autocomplete_fields = ["piece"]
+    list_display = ["id", "statut", "voiture", "piece", "duree", "total_ttc", "cree_le"]
+    list_select_related = ["piece", "voiture"]
+    search_fields = ["=id", "voiture__immatriculation", "voiture__client__nom", "description"]
+    list_filter = ["statut", "cree_le", "voiture__marque"]
+    autocomplete_fields = ["piece", "voiture"]
     date_hierarchy = "cree_le"
     show_full_result_count = False  # no COUNT(*) over a large table on each page
+    readonly_fields = ["statut", "total_ht", "taux_tva", "montant_tva", "total_ttc"]
+    inlines = [LignePieceInline, LigneMainOeuvreInline, TransitionInline]
     create_service = services.create_reparation
     update_service = services.update_reparation
+    delete_service = services.delete_reparation
     instance_kwarg = "reparation"
-    fields_to_save = ("piece", "duree")
+    fields_to_save = ("piece", "duree", "voiture", "description")
+    actions = [_transition_action(name) for name in services.ACTIONS]
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data[name] for name in self.fields_to_save}
+        if change:
+            changed = {k: v for k, v in data.items() if k in form.changed_data}
+            if changed:
+                services.update_reparation(reparation=obj, par=request.user, **changed)
+        else:
+            obj.pk = services.create_reparation(par=request.user, **data).pk
+
+    def save_formset(self, request, form, formset, change):
+        """Line edits go through the domain too: totals and reservations stay true."""
+        # The admin's change message reads these; formset.save() is what would set them.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        if formset.model is Transition:
+            return
+        reparation = form.instance
+        for deleted in (f.instance for f in formset.deleted_forms if f.instance.pk):
+            if isinstance(deleted, LignePiece):
+                services.delete_ligne_piece(ligne=deleted, par=request.user)
+            else:
+                services.delete_ligne_main_oeuvre(ligne=deleted, par=request.user)
+        for line_form in formset.forms:
+            if not line_form.has_changed() or line_form in formset.deleted_forms:
+                continue
+            data = {k: v for k, v in line_form.cleaned_data.items() if k in line_form.changed_data}
+            line = line_form.instance
+            try:
+                if formset.model is LignePiece:
+                    if line.pk:
+                        services.update_ligne_piece(ligne=line, par=request.user, **data)
+                    else:
+                        services.add_ligne_piece(reparation=reparation, par=request.user, **data)
+                elif line.pk:
+                    services.update_ligne_main_oeuvre(ligne=line, par=request.user, **data)
+                else:
+                    services.add_ligne_main_oeuvre(reparation=reparation, par=request.user, **data)
+            except (services.Conflict, ValidationError) as exc:
+                messages.error(request, str(exc))
 
 
 @admin.register(Demande)

@@ -8,11 +8,45 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 NOM_MAX = 100
+
+# A VIN: 17 characters, digits and capitals without I, O and Q (ISO 3779).
+VIN_RE = r"^[A-HJ-NPR-Z0-9]{17}$"
+# A phone number as people write it: digits with spaces, dots, dashes, an optional leading +.
+TELEPHONE_RE = r"^\+?[0-9][0-9 .\-]{5,22}[0-9]$"
+
+
+def normalise_immatriculation(value: str) -> str:
+    """`ab-123 cd` and `AB123CD` are the same plate: capitals, no separators."""
+    return "".join(ch for ch in value.upper() if ch.isalnum())
+
+
+class Client(models.Model):
+    """A customer of the garage."""
+
+    nom = models.CharField(max_length=NOM_MAX)
+    telephone = models.CharField(
+        max_length=25,
+        blank=True,
+        validators=[RegexValidator(TELEPHONE_RE, "enter a phone number (digits, spaces, + . -)")],
+    )
+    email = models.EmailField(blank=True)
+    cree_le = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(nom=""), name="client_nom_non_vide"),
+        ]
+        indexes = [models.Index(fields=["nom"], name="client_nom")]
+
+    def __str__(self) -> str:
+        return self.nom
 
 
 class Piece(models.Model):
@@ -24,6 +58,10 @@ class Piece(models.Model):
         decimal_places=2,
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(settings.GARAGE_MAX_PRIX)],
     )
+    # Stock: `stock` is on the shelf; `reserve` of it is promised to planned repairs.
+    stock = models.PositiveIntegerField(default=0)
+    reserve = models.PositiveIntegerField(default=0)
+    seuil = models.PositiveIntegerField(default=0, help_text="Seuil de réapprovisionnement")
     cree_le = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -31,17 +69,43 @@ class Piece(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(prix__gte=0), name="piece_prix_positif"),
             models.CheckConstraint(condition=~Q(nom=""), name="piece_nom_non_vide"),
+            # Stock never goes negative, whoever writes: the database says no.
+            models.CheckConstraint(condition=Q(stock__gte=0), name="piece_stock_positif"),
+            models.CheckConstraint(
+                condition=Q(reserve__gte=0) & Q(reserve__lte=models.F("stock")),
+                name="piece_reserve_bornee",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.nom} ({self.prix} €)"
 
+    @property
+    def disponible(self) -> int:
+        return self.stock - self.reserve
+
 
 class Voiture(models.Model):
-    """A customer's car."""
+    """A customer's car. The seed's two fields are enough to record one; the rest is optional."""
 
     marque = models.CharField(max_length=NOM_MAX)
     couleur = models.CharField(max_length=50)
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.PROTECT, related_name="voitures"
+    )
+    immatriculation = models.CharField(max_length=15, null=True, blank=True, unique=True)
+    vin = models.CharField(
+        max_length=17,
+        null=True,
+        blank=True,
+        unique=True,
+        validators=[RegexValidator(VIN_RE, "a VIN is 17 letters and digits, without I, O, Q")],
+    )
+    modele = models.CharField(max_length=NOM_MAX, blank=True)
+    annee = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1886), MaxValueValidator(2100)]
+    )
+    kilometrage = models.PositiveIntegerField(default=0)
     cree_le = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -52,17 +116,37 @@ class Voiture(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.marque} {self.couleur}"
+        return " ".join(x for x in (self.immatriculation, self.marque, self.modele) if x)
 
 
 class Reparation(models.Model):
-    """A repair: a part fitted, and the hours of work it takes."""
+    """A repair order: the seed's part and hours, the car, the customer's complaint, its
+    lines, its totals, and a status that moves through the garage's day."""
+
+    class Statut(models.TextChoices):
+        DEMANDEE = "demandee", "demandée"
+        EN_ATTENTE_PIECES = "en_attente_pieces", "en attente de pièces"
+        PLANIFIEE = "planifiee", "planifiée"
+        EN_COURS = "en_cours", "en cours"
+        TERMINEE = "terminee", "terminée"
+        FACTUREE = "facturee", "facturée"
+        ANNULEE = "annulee", "annulée"
 
     piece = models.ForeignKey(Piece, on_delete=models.PROTECT, related_name="reparations")
     duree = models.PositiveIntegerField(
         help_text="Durée en heures",
         validators=[MinValueValidator(1), MaxValueValidator(settings.GARAGE_MAX_DUREE)],
     )
+    voiture = models.ForeignKey(
+        Voiture, null=True, blank=True, on_delete=models.PROTECT, related_name="reparations"
+    )
+    description = models.TextField(blank=True, max_length=2000, help_text="La plainte du client")
+    statut = models.CharField(max_length=20, choices=Statut.choices, default=Statut.DEMANDEE)
+    # Totals, kept by the domain functions whenever a line changes; frozen once invoiced.
+    total_ht = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    montant_tva = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    total_ttc = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    taux_tva = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal("0"))
     cree_le = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -73,9 +157,99 @@ class Reparation(models.Model):
                 name="reparation_duree_bornee",
             ),
         ]
+        indexes = [models.Index(fields=["statut", "id"], name="reparation_statut")]
+        permissions = [
+            ("planifier_reparation", "Can plan a repair"),
+            ("demarrer_reparation", "Can start a repair"),
+            ("terminer_reparation", "Can finish a repair"),
+            ("facturer_reparation", "Can invoice a repair"),
+            ("annuler_reparation", "Can cancel a repair"),
+        ]
 
     def __str__(self) -> str:
-        return f"Réparation #{self.pk}: piece {self.piece_id}, {self.duree} h"
+        return f"Réparation #{self.pk} ({self.statut})"
+
+
+class LignePiece(models.Model):
+    """A part on a repair order. The unit price is copied when the line is made, so a later
+    price change does not rewrite the order."""
+
+    reparation = models.ForeignKey(
+        Reparation, on_delete=models.CASCADE, related_name="lignes_pieces"
+    )
+    piece = models.ForeignKey(Piece, on_delete=models.PROTECT, related_name="lignes")
+    quantite = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(10_000)]
+    )
+    prix_unitaire = models.DecimalField(max_digits=10, decimal_places=2)
+    # Made from the request's `piece` (the seed's field): rewritten if that field changes.
+    initiale = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantite__gte=1), name="ligne_piece_quantite"),
+            models.CheckConstraint(condition=Q(prix_unitaire__gte=0), name="ligne_piece_prix"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantite} x piece {self.piece_id} à {self.prix_unitaire} €"
+
+    @property
+    def montant(self) -> Decimal:
+        return self.quantite * self.prix_unitaire
+
+
+class LigneMainOeuvre(models.Model):
+    """Labour on a repair order: hours times the hourly rate copied when the line is made."""
+
+    reparation = models.ForeignKey(
+        Reparation, on_delete=models.CASCADE, related_name="lignes_main_oeuvre"
+    )
+    description = models.CharField(max_length=200, blank=True)
+    heures = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        validators=[
+            MinValueValidator(Decimal("0.25")),
+            MaxValueValidator(settings.GARAGE_MAX_DUREE),
+        ],
+    )
+    taux_horaire = models.DecimalField(max_digits=8, decimal_places=2)
+    initiale = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(heures__gt=0), name="ligne_mo_heures"),
+            models.CheckConstraint(condition=Q(taux_horaire__gte=0), name="ligne_mo_taux"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.heures} h à {self.taux_horaire} €/h"
+
+    @property
+    def montant(self) -> Decimal:
+        return self.heures * self.taux_horaire
+
+
+class Transition(models.Model):
+    """One change of a repair's status: from, to, when, by whom (None: the system)."""
+
+    reparation = models.ForeignKey(Reparation, on_delete=models.CASCADE, related_name="transitions")
+    de = models.CharField(max_length=20, blank=True)
+    vers = models.CharField(max_length=20)
+    le = models.DateTimeField(default=timezone.now)
+    par = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    motif = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["le", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.de or '∅'} → {self.vers}"
 
 
 class Demande(models.Model):
@@ -100,6 +274,8 @@ class Demande(models.Model):
     # unknown (or deleted meanwhile) is recorded, then rejected with its reason.
     piece = models.BigIntegerField(null=True, blank=True)
     duree = models.BigIntegerField(null=True, blank=True)
+    voiture = models.BigIntegerField(null=True, blank=True)
+    description = models.TextField(blank=True, max_length=2000)
     cle_idempotence = models.CharField(max_length=255, null=True, blank=True, unique=True)
     statut = models.CharField(max_length=10, choices=Statut.choices, default=Statut.ACCEPTEE)
     motif = models.CharField(max_length=500, blank=True, help_text="Motif du rejet")

@@ -1,21 +1,69 @@
 """Read queries, in one place, so that the API and the admin list things the same way."""
 
-from django.db.models import QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 
-from .models import Demande, Piece, Reparation, Voiture
+from .models import (
+    Client,
+    Demande,
+    LigneMainOeuvre,
+    LignePiece,
+    Piece,
+    Reparation,
+    Transition,
+    Voiture,
+    normalise_immatriculation,
+)
 
 
 def pieces() -> QuerySet[Piece]:
     return Piece.objects.all()
 
 
+def pieces_a_commander() -> QuerySet[Piece]:
+    """Parts whose available quantity is at or below their reorder threshold."""
+    return Piece.objects.filter(stock__lte=F("seuil") + F("reserve"))
+
+
+def clients() -> QuerySet[Client]:
+    return Client.objects.all()
+
+
 def voitures() -> QuerySet[Voiture]:
-    return Voiture.objects.all()
+    return Voiture.objects.select_related("client")
+
+
+def search_voitures(queryset: QuerySet[Voiture], text: str) -> QuerySet[Voiture]:
+    """By plate (however it is written), VIN, or the client's name."""
+    text = text.strip()
+    plate = normalise_immatriculation(text)
+    condition = Q(client__nom__icontains=text) | Q(vin__icontains=text.upper())
+    if plate:
+        condition |= Q(immatriculation__icontains=plate)
+    return queryset.filter(condition)
 
 
 def reparations() -> QuerySet[Reparation]:
-    # The request link is shown on each repair: fetch it in the same query.
-    return Reparation.objects.select_related("demande")
+    # Lines and the request link are shown with each repair: fetched per page, not per row.
+    return Reparation.objects.select_related("demande").prefetch_related(
+        Prefetch("lignes_pieces", queryset=LignePiece.objects.order_by("id")),
+        Prefetch("lignes_main_oeuvre", queryset=LigneMainOeuvre.objects.order_by("id")),
+    )
+
+
+def historique_voiture(voiture: Voiture) -> QuerySet[Reparation]:
+    return reparations().filter(voiture=voiture).order_by("-id")
+
+
+def transitions(reparation: Reparation) -> QuerySet[Transition]:
+    return Transition.objects.filter(reparation=reparation).select_related("par")
+
+
+def lignes_pieces() -> QuerySet[LignePiece]:
+    return LignePiece.objects.all()
+
+
+def lignes_main_oeuvre() -> QuerySet[LigneMainOeuvre]:
+    return LigneMainOeuvre.objects.all()
 
 
 def demandes() -> QuerySet[Demande]:

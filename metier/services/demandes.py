@@ -1,10 +1,10 @@
-"""Functions that change the garage's state. Each runs in one transaction and takes keyword
-arguments; the API, the intake, the consumer, the admin and the commands all call these.
-"""
+"""Repair requests (`Demande`): accepted by the intake, turned into planned repair orders by
+the worker, in batches, idempotently."""
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -12,90 +12,22 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import F
 from django.utils import timezone
 
-from .models import Demande, Piece, Reparation, Voiture
+from ..models import (
+    Demande,
+    LigneMainOeuvre,
+    LignePiece,
+    Piece,
+    Reparation,
+    Transition,
+    Voiture,
+)
+from .common import Conflict, NotFound
+from .reparations import describe, lock_pieces, totals
 
-
-class NotFound(Exception):
-    """A referenced object does not exist (the API answers 404)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-class Conflict(Exception):
-    """The request contradicts the current state (the API answers 409)."""
-
-
-def _save(instance: Any) -> Any:
-    instance.full_clean()
-    instance.save()
-    return instance
-
-
-def _update(instance: Any, fields: dict[str, Any]) -> Any:
-    for name, value in fields.items():
-        setattr(instance, name, value)
-    return _save(instance)
-
-
-def _delete(instance: Any) -> None:
-    try:
-        instance.delete()
-    except ProtectedError as exc:
-        raise Conflict(f"{instance._meta.verbose_name} is still used by other records") from exc
-
-
-# --- Pieces ---------------------------------------------------------------------------
-@transaction.atomic
-def create_piece(*, nom: str, prix: Decimal) -> Piece:
-    return _save(Piece(nom=nom, prix=prix))
-
-
-@transaction.atomic
-def update_piece(*, piece: Piece, **fields: Any) -> Piece:
-    return _update(piece, fields)
-
-
-@transaction.atomic
-def delete_piece(*, piece: Piece) -> None:
-    _delete(piece)
-
-
-# --- Voitures -------------------------------------------------------------------------
-@transaction.atomic
-def create_voiture(*, marque: str, couleur: str) -> Voiture:
-    return _save(Voiture(marque=marque, couleur=couleur))
-
-
-@transaction.atomic
-def update_voiture(*, voiture: Voiture, **fields: Any) -> Voiture:
-    return _update(voiture, fields)
-
-
-@transaction.atomic
-def delete_voiture(*, voiture: Voiture) -> None:
-    _delete(voiture)
-
-
-# --- Reparations ----------------------------------------------------------------------
-@transaction.atomic
-def create_reparation(*, piece: Piece, duree: int) -> Reparation:
-    return _save(Reparation(piece=piece, duree=duree))
-
-
-@transaction.atomic
-def update_reparation(*, reparation: Reparation, **fields: Any) -> Reparation:
-    return _update(reparation, fields)
-
-
-@transaction.atomic
-def delete_reparation(*, reparation: Reparation) -> None:
-    _delete(reparation)
+S = Reparation.Statut
 
 
 # --- Demandes (repair requests) ---------------------------------------------------------
@@ -110,12 +42,16 @@ def validate_duree(duree: Any) -> int:
     return duree
 
 
-def _same_request(demande: Demande, piece: int, duree: int) -> bool:
-    return demande.piece == piece and demande.duree == duree
+DESCRIPTION_MAX = 2000
 
 
 def accept_demande(
-    *, piece: int, duree: int, cle_idempotence: str | None = None
+    *,
+    piece: int,
+    duree: int,
+    voiture: int | None = None,
+    description: str = "",
+    cle_idempotence: str | None = None,
 ) -> tuple[Demande, bool]:
     """Records a repair request (the outbox row). Returns (demande, created).
 
@@ -123,28 +59,36 @@ def accept_demande(
     (created=False); for a different request, raises Conflict.
     """
     validate_duree(duree)
+    if len(description) > DESCRIPTION_MAX:
+        raise ValidationError({"description": [f"at most {DESCRIPTION_MAX} characters"]})
     if not Piece.objects.filter(pk=piece).exists():
         raise NotFound("piece", f"no part with id {piece}")
+    if voiture is not None and not Voiture.objects.filter(pk=voiture).exists():
+        raise NotFound("voiture", f"no car with id {voiture}")
     if cle_idempotence is not None:
         existing = Demande.objects.filter(cle_idempotence=cle_idempotence).first()
         if existing is not None:
-            return _replayed(existing, piece, duree), False
+            return _replayed(existing, piece, duree, voiture), False
     try:
         with transaction.atomic():
             demande = Demande.objects.create(
-                piece=piece, duree=duree, cle_idempotence=cle_idempotence
+                piece=piece,
+                duree=duree,
+                voiture=voiture,
+                description=description,
+                cle_idempotence=cle_idempotence,
             )
     except IntegrityError:
         # Two requests raced with the same key; the other one won.
         existing = Demande.objects.filter(cle_idempotence=cle_idempotence).first()
         if existing is None:
             raise
-        return _replayed(existing, piece, duree), False
+        return _replayed(existing, piece, duree, voiture), False
     return demande, True
 
 
-def _replayed(existing: Demande, piece: int, duree: int) -> Demande:
-    if not _same_request(existing, piece, duree):
+def _replayed(existing: Demande, piece: int, duree: int, voiture: int | None) -> Demande:
+    if (existing.piece, existing.duree, existing.voiture) != (piece, duree, voiture):
         raise Conflict("Idempotency-Key was already used for a different request")
     return existing
 
@@ -167,6 +111,8 @@ class RepairRequest:
     piece: int | None
     duree: int | None
     invalid: str | None = None
+    voiture: int | None = None
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -176,7 +122,7 @@ class Result:
     reason: str = ""
 
 
-def _refusal(r: RepairRequest, pieces: set[int]) -> str | None:
+def _refusal(r: RepairRequest, pieces: dict[int, Piece], voitures: set[int]) -> str | None:
     """Why this request can never become a repair, or None."""
     try:
         validate_duree(r.duree)
@@ -184,6 +130,10 @@ def _refusal(r: RepairRequest, pieces: set[int]) -> str | None:
         return "duree " + "; ".join(exc.message_dict["duree"])
     if r.piece not in pieces:
         return f"unknown part: piece {r.piece}"
+    if r.voiture is not None and r.voiture not in voitures:
+        return f"unknown car: voiture {r.voiture}"
+    if len(r.description) > DESCRIPTION_MAX:
+        return f"description longer than {DESCRIPTION_MAX} characters"
     return None
 
 
@@ -204,7 +154,13 @@ def process_demandes(*, requests: list[RepairRequest]) -> list[Result]:
             # Published by another program with its own message_id: record it, so that
             # the same id is deduplicated and its outcome can be looked up.
             Demande(
-                id=k, piece=r.piece, duree=r.duree, statut=Demande.Statut.EN_FILE, publiee_le=now
+                id=k,
+                piece=r.piece,
+                duree=r.duree,
+                voiture=r.voiture,
+                description=r.description[:DESCRIPTION_MAX],
+                statut=Demande.Statut.EN_FILE,
+                publiee_le=now,
             )
             for k, r in keyed.items()
             if k not in known
@@ -214,11 +170,15 @@ def process_demandes(*, requests: list[RepairRequest]) -> list[Result]:
         demandes = {
             d.id: d for d in Demande.objects.select_for_update().filter(id__in=keyed).order_by("id")
         }
-    wanted_pieces = {r.piece for r in requests if r.invalid is None and r.piece is not None}
-    pieces = set(Piece.objects.filter(id__in=wanted_pieces).values_list("id", flat=True))
+    valid = [r for r in requests if r.invalid is None]
+    # Parts are locked in id order: stock is reserved below, and no other writer may
+    # oversell meanwhile (nor can two workers deadlock).
+    pieces = lock_pieces(r.piece for r in valid if isinstance(r.piece, int))
+    wanted_cars = {r.voiture for r in valid if r.voiture is not None}
+    voitures = set(Voiture.objects.filter(pk__in=wanted_cars).values_list("pk", flat=True))
 
     results: list[Result | None] = []
-    to_create: list[tuple[int, Reparation]] = []
+    to_create: list[tuple[int, Reparation, RepairRequest]] = []
     seen: set[uuid.UUID] = set()
     for i, r in enumerate(requests):
         demande = demandes.get(r.key) if r.key is not None else None
@@ -227,15 +187,15 @@ def process_demandes(*, requests: list[RepairRequest]) -> list[Result]:
             continue
         if r.key is not None:
             seen.add(r.key)
-        reason = r.invalid or _refusal(r, pieces)
+        reason = r.invalid or _refusal(r, pieces, voitures)
         if reason:
             results.append(Result("rejected", reason=reason))
             continue
         results.append(None)
-        to_create.append((i, Reparation(piece_id=r.piece, duree=r.duree)))
+        to_create.append((i, _planned_order(r, pieces), r))
 
-    Reparation.objects.bulk_create([rep for _, rep in to_create])
-    for i, rep in to_create:
+    _create_orders(to_create, pieces, now)
+    for i, rep, _r in to_create:
         results[i] = Result("done", rep.pk)
 
     changed = []
@@ -255,6 +215,82 @@ def process_demandes(*, requests: list[RepairRequest]) -> list[Result]:
             changed, ["statut", "reparation", "motif", "traitee_le", "publiee_le"]
         )
     return results  # type: ignore[return-value]
+
+
+def _planned_order(r: RepairRequest, pieces: dict[int, Piece]) -> Reparation:
+    """The repair order for a request, planned against the (locked) stock in memory: the
+    worker's asynchronous step checks the part, reserves it, prices the lines and gives the
+    order its first status."""
+    piece = pieces[r.piece]
+    taux_tva = settings.GARAGE_TAUX_TVA
+    t = totals([piece.prix, Decimal(r.duree) * settings.GARAGE_TAUX_HORAIRE], taux_tva)
+    if piece.disponible >= 1:
+        piece.reserve += 1
+        statut = S.PLANIFIEE
+    else:
+        statut = S.EN_ATTENTE_PIECES
+    return Reparation(
+        piece_id=r.piece,
+        duree=r.duree,
+        voiture_id=r.voiture,
+        description=r.description,
+        statut=statut,
+        taux_tva=taux_tva,
+        total_ht=t.total_ht,
+        montant_tva=t.montant_tva,
+        total_ttc=t.total_ttc,
+    )
+
+
+def _create_orders(
+    orders: list[tuple[int, Reparation, RepairRequest]], pieces: dict[int, Piece], now: Any
+) -> None:
+    """Bulk-writes the orders, their two lines each, their first transition and the stock
+    reserved for them: a handful of statements for the whole batch."""
+    if not orders:
+        return
+    Reparation.objects.bulk_create([rep for _, rep, _ in orders])
+    rate = settings.GARAGE_TAUX_HORAIRE
+    LignePiece.objects.bulk_create(
+        LignePiece(
+            reparation=rep,
+            piece_id=rep.piece_id,
+            quantite=1,
+            prix_unitaire=pieces[rep.piece_id].prix,
+            initiale=True,
+        )
+        for _, rep, _ in orders
+    )
+    LigneMainOeuvre.objects.bulk_create(
+        LigneMainOeuvre(
+            reparation=rep,
+            heures=Decimal(rep.duree),
+            taux_horaire=rate,
+            description="main d'œuvre",
+            initiale=True,
+        )
+        for _, rep, _ in orders
+    )
+    Transition.objects.bulk_create(
+        Transition(
+            reparation=rep,
+            de="",
+            vers=rep.statut,
+            le=now,
+            motif=describe({rep.piece_id: 1})
+            if rep.statut == S.EN_ATTENTE_PIECES
+            else f"demande {r.key}"
+            if r.key
+            else "",
+        )
+        for _, rep, r in orders
+    )
+    reserved: dict[int, int] = defaultdict(int)
+    for _, rep, _ in orders:
+        if rep.statut == S.PLANIFIEE:
+            reserved[rep.piece_id] += 1
+    for pid, n in reserved.items():
+        Piece.objects.filter(pk=pid).update(reserve=F("reserve") + n)
 
 
 @transaction.atomic

@@ -1,0 +1,90 @@
+"""The staff's admin: every model listed, searches, transitions as actions, lines inline."""
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from metier import services
+from metier.models import LigneMainOeuvre, Reparation, Transition
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client, django_user_model):
+    user = django_user_model.objects.create_superuser("chef", "chef@example.fr", "pw-123456789")
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def order():
+    client = services.create_client(nom="Durand")
+    car = services.create_voiture(
+        marque="Renault", couleur="bleu", client=client, immatriculation="GH-456-JK"
+    )
+    piece = services.create_piece(nom="Courroie", prix=Decimal("80"), stock=2)
+    return services.create_reparation(piece=piece, duree=3, voiture=car)
+
+
+@pytest.mark.parametrize("model", ["piece", "reparation", "voiture", "client", "demande"])
+def test_every_model_is_listed(staff, model, order):
+    assert staff.get(reverse(f"admin:metier_{model}_changelist")).status_code == 200
+
+
+def test_search_by_plate_and_client_and_filter_by_status(staff, order):
+    url = reverse("admin:metier_reparation_changelist")
+    for q in ("GH456JK", "durand"):
+        assert f">{order.pk}<" in staff.get(url, {"q": q}).content.decode()
+    page = staff.get(url, {"statut__exact": "facturee"}).content.decode()
+    assert f">{order.pk}<" not in page
+    cars = staff.get(reverse("admin:metier_voiture_changelist"), {"q": "gh-456 jk"})
+    assert "GH456JK" in cars.content.decode()
+
+
+def test_transitions_are_admin_actions(staff, order):
+    url = reverse("admin:metier_reparation_changelist")
+    staff.post(url, {"action": "planifier", "_selected_action": [order.pk]})
+    order.refresh_from_db()
+    assert order.statut == "planifiee"
+    assert (
+        Transition.objects.filter(reparation=order, vers="planifiee").get().par.username == "chef"
+    )
+    response = staff.post(url, {"action": "facturer", "_selected_action": [order.pk]}, follow=True)
+    assert "cannot facturer" in response.content.decode()
+
+
+def test_a_labour_line_added_inline_updates_totals(staff, order):
+    url = reverse("admin:metier_reparation_change", args=[order.pk])
+    lp = order.lignes_pieces.get()
+    lm = order.lignes_main_oeuvre.get()
+    data = {
+        "piece": order.piece_id,
+        "duree": 3,
+        "voiture": order.voiture_id,
+        "description": "",
+        "lignes_pieces-TOTAL_FORMS": 1,
+        "lignes_pieces-INITIAL_FORMS": 1,
+        "lignes_pieces-0-id": lp.pk,
+        "lignes_pieces-0-reparation": order.pk,
+        "lignes_pieces-0-piece": lp.piece_id,
+        "lignes_pieces-0-quantite": 1,
+        "lignes_main_oeuvre-TOTAL_FORMS": 2,
+        "lignes_main_oeuvre-INITIAL_FORMS": 1,
+        "lignes_main_oeuvre-0-id": lm.pk,
+        "lignes_main_oeuvre-0-reparation": order.pk,
+        "lignes_main_oeuvre-0-description": lm.description,
+        "lignes_main_oeuvre-0-heures": "3",
+        "lignes_main_oeuvre-1-reparation": order.pk,
+        "lignes_main_oeuvre-1-description": "diagnostic",
+        "lignes_main_oeuvre-1-heures": "0.5",
+        "transitions-TOTAL_FORMS": 0,
+        "transitions-INITIAL_FORMS": 0,
+    }
+    response = staff.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert LigneMainOeuvre.objects.filter(reparation=order).count() == 2
+    assert Reparation.objects.get(pk=order.pk).total_ht == Decimal("80") + Decimal("180") + Decimal(
+        "30"
+    )
