@@ -180,6 +180,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "DemandeStatutEnum": "metier.models.Demande.Statut",
+        "ReparationStatutEnum": "metier.models.Reparation.Statut",
+    },
 }
 
 # --- Messaging (see messaging/config.py for how these are used) ---

@@ -121,3 +121,13 @@ def test_demande_status_is_readable(api, piece):
     body = api.get(f"/api/demande/{d.pk}/").json()
     assert body["statut"] == "acceptee" and body["reparation"] is None
     assert body["url"].endswith(f"/api/demande/{d.pk}/")
+
+
+def test_openapi_schema_is_valid_and_describes_errors(api):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
+    schema = api.get("/api/schema/?format=json").json()
+    planifier = schema["paths"]["/api/reparation/{id}/planifier/"]["post"]
+    assert {"200", "404", "409"} <= set(planifier["responses"])
+    assert "400" in schema["paths"]["/api/piece/"]["post"]["responses"]
