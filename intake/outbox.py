@@ -69,7 +69,7 @@ class _AfterCommitPublisher:
             log.warning("publisher backlog full; request %s left to the relay", message.message_id)
 
     def _run(self) -> None:
-        publisher = Publisher()
+        publisher = Publisher(role="web")
         while True:
             items = [self.queue.get()]
             while len(items) < 500:
@@ -126,7 +126,7 @@ def relay_once(
 
 def run_relay(stop: threading.Event, *, interval: float | None = None) -> None:
     interval = settings.GARAGE_RELAY_INTERVAL if interval is None else interval
-    publisher = Publisher()
+    publisher = Publisher(role="relay")
     log.info("relay started (every %.1fs, grace %.1fs)", interval, settings.GARAGE_RELAY_GRACE)
     try:
         while not stop.is_set():

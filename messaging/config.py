@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import pika
@@ -42,7 +43,7 @@ def topology() -> Topology:
     )
 
 
-def connection_parameters(url: str | None = None) -> pika.URLParameters:
+def connection_parameters(url: str | None = None, role: str = "tool") -> pika.URLParameters:
     """Parameters from AMQP_URL (its vhost is honoured) with timeouts that fail fast.
 
     `blocked_connection_timeout` turns a broker alarm (connection.blocked) into an error
@@ -54,7 +55,8 @@ def connection_parameters(url: str | None = None) -> pika.URLParameters:
     params.stack_timeout = settings.GARAGE_CONNECT_TIMEOUT * 2
     params.blocked_connection_timeout = max(settings.GARAGE_CONNECT_TIMEOUT * 2, 1.0)
     params.connection_attempts = 1
-    params.client_properties = {"connection_name": "garage"}
+    # Shown by `rabbitmqctl list_connections name client_properties`: who is who.
+    params.client_properties = {"connection_name": f"garage-{role}-{os.getpid()}"}
     return params
 
 

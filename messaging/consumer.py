@@ -138,7 +138,7 @@ class Consumer:
         log.info("consumer stopped: %s", self.stats)
 
     def _connect(self) -> None:
-        self.connection = pika.BlockingConnection(connection_parameters(self.url))
+        self.connection = pika.BlockingConnection(connection_parameters(self.url, "consumer"))
         self.channel = self.connection.channel()
         topology.declare(self.channel, self.topo)
         self.channel.basic_qos(prefetch_count=self.prefetch)

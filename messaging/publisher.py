@@ -71,8 +71,11 @@ class Backoff:
 
 
 class Publisher:
-    def __init__(self, url: str | None = None, topo: Topology | None = None) -> None:
+    def __init__(
+        self, url: str | None = None, topo: Topology | None = None, role: str = "publisher"
+    ) -> None:
         self.url = url or settings.AMQP_URL
+        self.role = role
         self.topo = topo or load_topology()
         self.backoff = Backoff()
         self._connection: pika.BlockingConnection | None = None
@@ -84,7 +87,7 @@ class Publisher:
         if not self.backoff.ready():
             raise PublishError(f"broker unavailable, next try in {self.backoff.delay():.1f}s")
         try:
-            connection = pika.BlockingConnection(connection_parameters(self.url))
+            connection = pika.BlockingConnection(connection_parameters(self.url, self.role))
             channel = connection.channel()
             channel.confirm_delivery()
             topology.declare(channel, self.topo)

@@ -6,6 +6,7 @@ Runs on SQLite and on PostgreSQL (the suite is run once with each, see the Makef
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -57,6 +58,16 @@ def test_200_requests_32_at_a_time_each_one_repair(stack, vhost, piece):
     time.sleep(0.5)  # anything extra would show now
     assert Reparation.objects.count() == 200
     assert Demande.objects.filter(statut="traitee").count() == 200
+    # One AMQP connection per web process (2), plus the worker's consumer and relay: never
+    # one per request, as the seed did.
+    connections = subprocess.run(
+        ["rabbitmqctl", "list_connections", "-p", vhost.name, "client_properties", "-q"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    names = [c for c in connections if "garage-" in c]
+    assert len(names) <= 4, names
     assert {
         str(i) for i in Demande.objects.values_list("reparation__demande__id", flat=True)
     } == ids
