@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-sqlite test-postgres lint format bench clean
+.PHONY: install run test test-sqlite test-postgres lint format bench bench-quick clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,12 @@ format: install
 
 clean:
 	rm -rf $(VENV) var staticfiles db.sqlite3
+
+## Pipeline benchmark (bench/README.md): its own stack, database and vhost; prints the table
+## and writes bench-results/latest.json. Needs wrk (apt-get install wrk). BENCH_ARGS=--help
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+## The same with small counts, in under ~2 minutes: a smoke run of the harness (CI).
+bench-quick: install
+	$(PY) -m bench --quick $(BENCH_ARGS)

@@ -130,11 +130,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # A file, not :memory:, so that the consumer running as a real process sees it.
         "NAME": os.environ.get("GARAGE_TEST_SQLITE", str(VAR_DIR / "test-db.sqlite3")),
     }
-elif os.environ.get("GARAGE_TEST_DB_NAME"):
-    DATABASES["default"]["TEST"] = {"NAME": os.environ["GARAGE_TEST_DB_NAME"]}
 else:
     # Several runs on one server must not collide: one test database per process.
-    DATABASES["default"]["TEST"] = {"NAME": f"test_garage_{os.getpid()}"}
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("GARAGE_TEST_DB_NAME") or f"test_garage_{os.getpid()}"
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Bounded waits: a stuck query or lock becomes an error (the worker retries it through
+    # its delay queues; a web request gets an answer) instead of holding a process forever.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c statement_timeout={env_int('GARAGE_DB_STATEMENT_TIMEOUT_MS', 30000)} "
+        f"-c lock_timeout={env_int('GARAGE_DB_LOCK_TIMEOUT_MS', 10000)}"
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
