@@ -57,6 +57,7 @@ class _AfterCommitPublisher:
 
     def __init__(self) -> None:
         self.pid = os.getpid()
+        self.url = settings.AMQP_URL
         # Bounded: if the broker is away, drop from memory; the relay has the rows.
         self.queue: queue.Queue[Message] = queue.Queue(maxsize=10_000)
         self.thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
@@ -69,7 +70,7 @@ class _AfterCommitPublisher:
             log.warning("publisher backlog full; request %s left to the relay", message.message_id)
 
     def _run(self) -> None:
-        publisher = Publisher(role="web")
+        publisher = Publisher(url=self.url, role="web")
         while True:
             items = [self.queue.get()]
             while len(items) < 500:
@@ -95,8 +96,10 @@ _instance: _AfterCommitPublisher | None = None
 def _publisher() -> _AfterCommitPublisher:
     global _instance
     with _lock:
-        # A forked worker (gunicorn) must not reuse its parent's thread or connection.
-        if _instance is None or _instance.pid != os.getpid():
+        # A forked worker (gunicorn) must not reuse its parent's thread or connection; a
+        # new broker URL (tests) gets a new publisher.
+        stale = _instance is None or _instance.pid != os.getpid()
+        if stale or _instance.url != settings.AMQP_URL:
             _instance = _AfterCommitPublisher()
         return _instance
 

@@ -3,7 +3,6 @@ commit, off the request thread (see outbox.py), so RabbitMQ never holds up an an
 
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view
@@ -36,10 +35,9 @@ def _idempotency_key(request: Request) -> str | None:
 
 def _accept(request: Request, piece: int, duree: int, **extra: object) -> Response:
     key = _idempotency_key(request)
-    with transaction.atomic():
-        demande, created = accept_demande(piece=piece, duree=duree, cle_idempotence=key, **extra)
-        if created:
-            publish_on_commit(demande)
+    demande, created = accept_demande(piece=piece, duree=duree, cle_idempotence=key, **extra)
+    if created:
+        publish_on_commit(demande)  # committed already: handed to the publisher at once
     body = DemandeSerializer(demande, context={"request": request}).data
     return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 

@@ -45,6 +45,7 @@ def validate_duree(duree: Any) -> int:
 DESCRIPTION_MAX = 2000
 
 
+@transaction.atomic
 def accept_demande(
     *,
     piece: int,
@@ -65,26 +66,22 @@ def accept_demande(
         raise NotFound("piece", f"no part with id {piece}")
     if voiture is not None and not Voiture.objects.filter(pk=voiture).exists():
         raise NotFound("voiture", f"no car with id {voiture}")
-    if cle_idempotence is not None:
-        existing = Demande.objects.filter(cle_idempotence=cle_idempotence).first()
-        if existing is not None:
-            return _replayed(existing, piece, duree, voiture), False
+    fields = {"piece": piece, "duree": duree, "voiture": voiture, "description": description}
+    if cle_idempotence is None:
+        return Demande.objects.create(**fields), True
+    existing = Demande.objects.filter(cle_idempotence=cle_idempotence).first()
+    if existing is not None:
+        return _replayed(existing, piece, duree, voiture), False
     try:
+        # A savepoint, only here: a racing duplicate key must not spoil the transaction.
         with transaction.atomic():
-            demande = Demande.objects.create(
-                piece=piece,
-                duree=duree,
-                voiture=voiture,
-                description=description,
-                cle_idempotence=cle_idempotence,
-            )
+            return Demande.objects.create(cle_idempotence=cle_idempotence, **fields), True
     except IntegrityError:
         # Two requests raced with the same key; the other one won.
         existing = Demande.objects.filter(cle_idempotence=cle_idempotence).first()
         if existing is None:
             raise
         return _replayed(existing, piece, duree, voiture), False
-    return demande, True
 
 
 def _replayed(existing: Demande, piece: int, duree: int, voiture: int | None) -> Demande:
