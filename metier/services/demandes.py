@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from ..models import (
@@ -92,11 +92,26 @@ def _replayed(existing: Demande, piece: int, duree: int, voiture: int | None) ->
 
 @transaction.atomic
 def mark_published(*, ids: list[uuid.UUID]) -> int:
-    """The broker confirmed these requests: they are queued (unless already done)."""
-    now = timezone.now()
-    Demande.objects.filter(id__in=ids, publiee_le__isnull=True).update(publiee_le=now)
-    return Demande.objects.filter(id__in=ids, statut=Demande.Statut.ACCEPTEE).update(
-        statut=Demande.Statut.EN_FILE
+    """The broker confirmed these requests: they are queued (unless already done).
+
+    Rows are locked in id order, as the worker locks them, and rows the worker holds right
+    now are skipped: it is deciding their final state anyway. Publishers and workers thus
+    never deadlock.
+    """
+    locked = list(
+        Demande.objects.select_for_update(skip_locked=True)
+        .filter(id__in=ids, publiee_le__isnull=True)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    if not locked:
+        return 0
+    return Demande.objects.filter(id__in=locked).update(
+        publiee_le=timezone.now(),
+        statut=Case(
+            When(statut=Demande.Statut.ACCEPTEE, then=Value(Demande.Statut.EN_FILE)),
+            default=F("statut"),
+        ),
     )
 
 
