@@ -61,13 +61,16 @@ def test_200_requests_32_at_a_time_each_one_repair(stack, vhost, piece):
     # One AMQP connection per web process (2), plus the worker's consumer and relay: never
     # one per request, as the seed did.
     connections = subprocess.run(
-        ["rabbitmqctl", "list_connections", "-p", vhost.name, "client_properties", "-q"],
+        ["rabbitmqctl", "list_connections", "vhost", "client_properties", "-q"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split("\n")
-    names = [c for c in connections if "garage-" in c]
-    assert len(names) <= 4, names
+    # (list_connections lists the whole node: keep this test's vhost)
+    names = [c for c in connections if c.startswith(vhost.name + "\t")]
+    roles = [n.split('"connection_name","garage-')[-1].split("-")[0] for n in names]
+    assert roles.count("consumer") == 1 and 1 <= roles.count("web") <= 2, roles
+    assert len(roles) <= 4, roles
     assert {
         str(i) for i in Demande.objects.values_list("reparation__demande__id", flat=True)
     } == ids
