@@ -139,7 +139,7 @@ class TransitionSerializer(serializers.ModelSerializer):
 class ReparationSerializer(serializers.ModelSerializer):
     duree = serializers.IntegerField(min_value=1, max_value=settings.GARAGE_MAX_DUREE)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-    demande = serializers.UUIDField(source="demande.id", read_only=True, allow_null=True)
+    demande = serializers.UUIDField(source="demande_id", read_only=True, allow_null=True)
     lignes_pieces = LignePieceSerializer(many=True, read_only=True)
     lignes_main_oeuvre = LigneMainOeuvreSerializer(many=True, read_only=True)
     total_ht = serializers.DecimalField(**MONEY)
@@ -172,6 +172,7 @@ class ReparationSerializer(serializers.ModelSerializer):
 
 class DemandeSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
+    reparation = serializers.SerializerMethodField()
     reparation_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -195,12 +196,15 @@ class DemandeSerializer(serializers.ModelSerializer):
     def get_url(self, obj: Demande) -> str:
         return reverse("demande-detail", args=[obj.pk], request=self.context.get("request"))
 
+    def get_reparation(self, obj: Demande) -> int | None:
+        reparation = getattr(obj, "reparation", None)  # reverse one-to-one: None when absent
+        return reparation.pk if reparation is not None else None
+
     def get_reparation_url(self, obj: Demande) -> str | None:
-        if obj.reparation_id is None:
+        pk = self.get_reparation(obj)
+        if pk is None:
             return None
-        return reverse(
-            "reparation-detail", args=[obj.reparation_id], request=self.context.get("request")
-        )
+        return reverse("reparation-detail", args=[pk], request=self.context.get("request"))
 
 
 class IntakeSerializer(serializers.Serializer):

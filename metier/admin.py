@@ -218,10 +218,11 @@ class DemandeAdmin(admin.ModelAdmin):
         "duree",
         "statut",
         "motif",
-        "reparation",
+        "repair",
         "cree_le",
         "traitee_le",
     ]
+    list_select_related = ["reparation"]
     list_filter = ["statut", "cree_le"]
     search_fields = ["=id", "=cle_idempotence", "motif"]
     show_full_result_count = False
@@ -232,3 +233,7 @@ class DemandeAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="réparation")
+    def repair(self, obj: Demande):
+        return getattr(obj, "reparation", None)

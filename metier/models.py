@@ -147,6 +147,15 @@ class Reparation(models.Model):
     montant_tva = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     total_ttc = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     taux_tva = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal("0"))
+    # The request it came from. Unique: the database itself refuses a second repair for one
+    # request, whatever a redelivered or duplicated message tries.
+    demande = models.OneToOneField(
+        "Demande",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reparation",
+    )
     cree_le = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -256,9 +265,8 @@ class Demande(models.Model):
     """A repair request accepted by the intake; also the transactional outbox.
 
     A row is committed before the intake answers 202. `statut` then moves
-    acceptee → en_file (published, confirmed by RabbitMQ) → traitee | rejetee. The
-    one-to-one link to its repair, under a unique constraint, is what makes a redelivered
-    message harmless.
+    acceptee → en_file (published, confirmed by RabbitMQ) → traitee | rejetee. Its repair
+    points back at it (`Reparation.demande`, unique), so a request can never have two.
     """
 
     class Statut(models.TextChoices):
@@ -279,13 +287,6 @@ class Demande(models.Model):
     cle_idempotence = models.CharField(max_length=255, null=True, blank=True, unique=True)
     statut = models.CharField(max_length=10, choices=Statut.choices, default=Statut.ACCEPTEE)
     motif = models.CharField(max_length=500, blank=True, help_text="Motif du rejet")
-    reparation = models.OneToOneField(
-        Reparation,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="demande",
-    )
     cree_le = models.DateTimeField(auto_now_add=True)
     publiee_le = models.DateTimeField(null=True, blank=True)
     traitee_le = models.DateTimeField(null=True, blank=True)

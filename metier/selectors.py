@@ -43,8 +43,8 @@ def search_voitures(queryset: QuerySet[Voiture], text: str) -> QuerySet[Voiture]
 
 
 def reparations() -> QuerySet[Reparation]:
-    # Lines and the request link are shown with each repair: fetched per page, not per row.
-    return Reparation.objects.select_related("demande").prefetch_related(
+    # Lines are shown with each repair: fetched per page, not per row.
+    return Reparation.objects.prefetch_related(
         Prefetch("lignes_pieces", queryset=LignePiece.objects.order_by("id")),
         Prefetch("lignes_main_oeuvre", queryset=LigneMainOeuvre.objects.order_by("id")),
     )
@@ -67,4 +67,4 @@ def lignes_main_oeuvre() -> QuerySet[LigneMainOeuvre]:
 
 
 def demandes() -> QuerySet[Demande]:
-    return Demande.objects.all()
+    return Demande.objects.select_related("reparation")

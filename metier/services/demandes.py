@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import (
@@ -161,27 +162,27 @@ def process_demandes(*, requests: list[RepairRequest]) -> list[Result]:
     keyed = {r.key: r for r in requests if r.key is not None}
     demandes: dict[uuid.UUID, Demande] = {}
     if keyed:
-        known = set(Demande.objects.filter(id__in=keyed).values_list("id", flat=True))
-        missing = [
+        demandes = _lock_demandes(keyed)
+        missing = [k for k in keyed if k not in demandes]
+        if missing:
             # Published by another program with its own message_id: record it, so that
             # the same id is deduplicated and its outcome can be looked up.
-            Demande(
-                id=k,
-                piece=r.piece,
-                duree=r.duree,
-                voiture=r.voiture,
-                description=r.description[:DESCRIPTION_MAX],
-                statut=Demande.Statut.EN_FILE,
-                publiee_le=now,
+            Demande.objects.bulk_create(
+                [
+                    Demande(
+                        id=k,
+                        piece=keyed[k].piece,
+                        duree=keyed[k].duree,
+                        voiture=keyed[k].voiture,
+                        description=keyed[k].description[:DESCRIPTION_MAX],
+                        statut=Demande.Statut.EN_FILE,
+                        publiee_le=now,
+                    )
+                    for k in missing
+                ],
+                ignore_conflicts=True,
             )
-            for k, r in keyed.items()
-            if k not in known
-        ]
-        if missing:
-            Demande.objects.bulk_create(missing, ignore_conflicts=True)
-        demandes = {
-            d.id: d for d in Demande.objects.select_for_update().filter(id__in=keyed).order_by("id")
-        }
+            demandes.update(_lock_demandes({k: keyed[k] for k in missing}))
     valid = [r for r in requests if r.invalid is None]
     # Parts are locked in id order: stock is reserved below, and no other writer may
     # oversell meanwhile (nor can two workers deadlock).
@@ -195,7 +196,7 @@ def process_demandes(*, requests: list[RepairRequest]) -> list[Result]:
     for i, r in enumerate(requests):
         demande = demandes.get(r.key) if r.key is not None else None
         if r.key is not None and (r.key in seen or demande.statut in Demande.FINAL):
-            results.append(Result("duplicate", demande.reparation_id, demande.motif))
+            results.append(Result("duplicate", reason=demande.motif))
             continue
         if r.key is not None:
             seen.add(r.key)
@@ -204,32 +205,39 @@ def process_demandes(*, requests: list[RepairRequest]) -> list[Result]:
             results.append(Result("rejected", reason=reason))
             continue
         results.append(None)
-        to_create.append((i, _planned_order(r, pieces), r))
+        to_create.append((i, _planned_order(r, pieces, demande), r))
 
     _create_orders(to_create, pieces, now)
     for i, rep, _r in to_create:
         results[i] = Result("done", rep.pk)
 
-    changed = []
-    for r, result in zip(requests, results, strict=True):
-        demande = demandes.get(r.key) if r.key is not None else None
-        if demande is None or result.status == "duplicate":
-            continue
-        demande.traitee_le = now
-        demande.publiee_le = demande.publiee_le or now
-        if result.status == "done":
-            demande.statut, demande.reparation_id = Demande.Statut.TRAITEE, result.reparation_id
-        else:
-            demande.statut, demande.motif = Demande.Statut.REJETEE, result.reason[:500]
-        changed.append(demande)
-    if changed:
-        Demande.objects.bulk_update(
-            changed, ["statut", "reparation", "motif", "traitee_le", "publiee_le"]
+    # The requests' new states: set-based updates, not one statement per row.
+    done = [
+        r.key for r, res in zip(requests, results, strict=True) if r.key and res.status == "done"
+    ]
+    rejected: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for r, res in zip(requests, results, strict=True):
+        if r.key is not None and res.status == "rejected":
+            rejected[res.reason[:500]].append(r.key)
+    final = {"traitee_le": now, "publiee_le": Coalesce("publiee_le", Value(now))}
+    if done:
+        Demande.objects.filter(id__in=done).update(statut=Demande.Statut.TRAITEE, **final)
+    for reason, ids in rejected.items():
+        Demande.objects.filter(id__in=ids).update(
+            statut=Demande.Statut.REJETEE, motif=reason, **final
         )
     return results  # type: ignore[return-value]
 
 
-def _planned_order(r: RepairRequest, pieces: dict[int, Piece]) -> Reparation:
+def _lock_demandes(keyed: dict[uuid.UUID, RepairRequest]) -> dict[uuid.UUID, Demande]:
+    """Locks the requests' rows in id order (the order every writer uses)."""
+    rows = Demande.objects.select_for_update().filter(id__in=keyed).order_by("id")
+    return {d.id: d for d in rows.only("id", "statut", "motif")}
+
+
+def _planned_order(
+    r: RepairRequest, pieces: dict[int, Piece], demande: Demande | None
+) -> Reparation:
     """The repair order for a request, planned against the (locked) stock in memory: the
     worker's asynchronous step checks the part, reserves it, prices the lines and gives the
     order its first status."""
@@ -242,6 +250,7 @@ def _planned_order(r: RepairRequest, pieces: dict[int, Piece]) -> Reparation:
     else:
         statut = S.EN_ATTENTE_PIECES
     return Reparation(
+        demande=demande,
         piece_id=r.piece,
         duree=r.duree,
         voiture_id=r.voiture,

@@ -41,7 +41,7 @@ def test_queues_and_dead_letters_commands(stack, vhost, capsys):
     call_command("dlq", "replay", "later-1")
     assert "replayed 1" in capsys.readouterr().out
     wait_until(lambda: Reparation.objects.count() == 1, timeout=30, message="replayed repair")
-    assert Demande.objects.get(statut="traitee").reparation_id is not None
+    assert Demande.objects.get(statut="traitee").reparation is not None
     assert vhost.depth("garage.dlq") == 1  # the JSON error stays
     assert consumer.alive()
 

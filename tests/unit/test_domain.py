@@ -75,7 +75,7 @@ def test_process_demandes_is_idempotent(piece):
     assert Reparation.objects.count() == 1
     demande.refresh_from_db()
     assert demande.statut == Demande.Statut.TRAITEE
-    assert demande.reparation_id == first[0].reparation_id
+    assert demande.reparation.pk == first[0].reparation_id
     assert demande.traitee_le is not None
 
 
