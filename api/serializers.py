@@ -197,6 +197,8 @@ class DemandeSerializer(serializers.ModelSerializer):
         return reverse("demande-detail", args=[obj.pk], request=self.context.get("request"))
 
     def get_reparation(self, obj: Demande) -> int | None:
+        if obj.statut != Demande.Statut.TRAITEE:
+            return None  # no repair yet: no query (the intake answers with this shape)
         reparation = getattr(obj, "reparation", None)  # reverse one-to-one: None when absent
         return reparation.pk if reparation is not None else None
 

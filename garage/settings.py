@@ -240,5 +240,7 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("GARAGE_LOG_LEVEL", "INFO")},
-    "loggers": {"pika": {"level": "WARNING"}},
+    # pika logs every failed connection attempt at ERROR with a traceback; the messaging
+    # module logs one line of its own for each, with the backoff.
+    "loggers": {"pika": {"level": "CRITICAL"}},
 }
