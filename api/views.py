@@ -5,7 +5,13 @@ from __future__ import annotations
 from django.db import connection
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
-from rest_framework.decorators import api_view
+from rest_framework.decorators import (
+    api_view,
+    authentication_classes,
+    permission_classes,
+    throttle_classes,
+)
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -77,8 +83,11 @@ class DemandeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     ordering = ["cree_le"]
 
 
-@extend_schema(responses={200: dict})
+@extend_schema(responses={200: dict}, auth=[])
 @api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])  # public: load balancers probe it
+@throttle_classes([])
 def health(request: Request) -> Response:
     """Liveness and database reachability, for load balancers."""
     with connection.cursor() as cursor:

@@ -16,6 +16,15 @@ def vhost(settings):
 
 
 @pytest.fixture
+def admin_api(db):
+    """An API client authenticated with a superuser's token."""
+    from tests.support.accounts import make_account, token_client
+
+    _, token = make_account(admin=True)
+    return token_client(token)
+
+
+@pytest.fixture
 def piece(db):
     from metier.services import create_piece
 

@@ -1,7 +1,6 @@
 """The REST API at the seed's paths: CRUD, filters, pagination and JSON errors."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from metier.models import Demande, Reparation
 
@@ -9,8 +8,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def api():
-    return APIClient()
+def api(admin_api):
+    return admin_api
 
 
 def test_seed_piece_walkthrough(api):

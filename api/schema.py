@@ -1,0 +1,58 @@
+"""OpenAPI generation: drf-spectacular's, plus the error answers every operation can give.
+
+Errors are DRF's JSON shape: `{"detail": "..."}` or `{"<field>": ["<reason>", ...]}`.
+Documenting them lets clients (and the schemathesis run in the test suite) rely on them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular import openapi
+from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework.permissions import AllowAny
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": 'DRF\'s error shape: {"detail": "..."} or {"<field>": ["<reason>", ...]}.',
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": {
+        "oneOf": [
+            {"type": "string"},
+            {"type": "array", "items": {}},
+            {"type": "object"},
+        ]
+    },
+}
+ERRORS = {
+    "400": "Bad input: the body, a parameter or a header names the field and the reason.",
+    "401": "Not authenticated: send `Authorization: Token <token>` (or log in).",
+    "403": "Authenticated, without the permission this needs.",
+    "404": "No such resource.",
+    "405": "Method not allowed here.",
+    "409": "Conflicts with the current state (e.g. deleting a part still in use).",
+    "413": "Request body too large.",
+    "415": "Unsupported media type: send JSON.",
+    "429": "Too many requests from this client: retry after `Retry-After` seconds.",
+}
+
+
+class AutoSchema(openapi.AutoSchema):
+    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+        responses = super()._get_response_bodies(direction)
+        public = any(p is AllowAny for p in getattr(self.view, "permission_classes", []))
+        if public:
+            return responses
+        component = ResolvedComponent(
+            name="Error", type=ResolvedComponent.SCHEMA, object="Error", schema=ERROR_SCHEMA
+        )
+        self.registry.register_on_missing(component)
+        for code, description in ERRORS.items():
+            responses.setdefault(
+                code,
+                {
+                    "description": description,
+                    "content": {"application/json": {"schema": component.ref}},
+                },
+            )
+        return responses
