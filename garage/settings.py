@@ -250,6 +250,7 @@ SPECTACULAR_SETTINGS = {
     # The schema and its page are public; everything they describe is not.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": False},
 }
 

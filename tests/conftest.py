@@ -39,3 +39,18 @@ def stack(vhost, transactional_db, tmp_path):
     s = Stack(vhost.url, tmp_path)
     yield s
     s.close()
+
+
+def pytest_generate_tests(metafunc):
+    """The permission cases of tests/support/api_cases.py, from each class's declarations."""
+    cls = metafunc.cls
+    if cls is None:
+        return
+    if "operation" in metafunc.fixturenames:
+        metafunc.parametrize("operation", getattr(cls, "operations", ()))
+    if "custom_action" in metafunc.fixturenames:
+        metafunc.parametrize("custom_action", list(getattr(cls, "custom_actions", {})))
+    if "role" in metafunc.fixturenames and hasattr(cls, "role_access"):
+        from tests.support.api_cases import EVERYONE
+
+        metafunc.parametrize("role", EVERYONE)
