@@ -120,3 +120,19 @@ def test_demande_status_is_readable(api, piece):
     body = api.get(f"/api/demande/{d.pk}/").json()
     assert body["statut"] == "acceptee" and body["reparation"] is None
     assert body["url"].endswith(f"/api/demande/{d.pk}/")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ("[" * 20000, "detail"),  # deeper than the interpreter's recursion limit
+        ('{"nom": "a\\ud800b", "prix": 1}', "nom"),  # a lone surrogate
+        ('{"nom": "a\\u0000b", "prix": 1}', "nom"),  # NUL, which PostgreSQL refuses
+        ('{"nom": "x", "prix": 1e400}', "prix"),
+        ('{"nom": "x", "prix": NaN}', "detail"),  # not JSON
+    ],
+)
+def test_hostile_json_is_a_400(api, body, field):
+    r = api.generic("POST", "/api/piece/", body, content_type="application/json")
+    assert r.status_code == 400, r.content
+    assert field in r.json()
