@@ -3,6 +3,7 @@ commit, off the request thread (see outbox.py), so RabbitMQ never holds up an an
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -32,7 +33,7 @@ PERMISSIONS = [requires("metier.add_demande")]  # the right to request repairs
 THROTTLES = [IntakeThrottle]
 IDEMPOTENCY_PARAM = OpenApiParameter(
     IDEMPOTENCY_HEADER,
-    str,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
     OpenApiParameter.HEADER,
     description="Same key, same request: it is accepted once and the same answer is returned.",
 )
@@ -64,7 +65,19 @@ def _whole(name: str, raw: str) -> int:
         raise ValidationError({name: ["must be a whole number"]}) from None
 
 
-@extend_schema(parameters=[IDEMPOTENCY_PARAM], responses={202: DemandeSerializer})
+GET_PARAMS = [
+    IDEMPOTENCY_PARAM,
+    OpenApiParameter("piece", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH),
+    OpenApiParameter(
+        "duree",
+        {"type": "integer", "minimum": 1, "maximum": settings.GARAGE_MAX_DUREE},
+        OpenApiParameter.PATH,
+        description="hours",
+    ),
+]
+
+
+@extend_schema(parameters=GET_PARAMS, responses={202: DemandeSerializer})
 @api_view(["GET"])
 @authentication_classes(AUTHENTICATION)
 @permission_classes(PERMISSIONS)
