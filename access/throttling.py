@@ -2,6 +2,8 @@
 
 A fixed window per client: one counter per (scope, client, window), which expires with the
 window. Against Redis that is one round trip per request (SET NX EX + INCR in a pipeline);
+the database cache (no REDIS_URL) is correct but costs a few statements per request, so
+set REDIS_URL where throughput matters;
 DRF's own SimpleRateThrottle would read and write back the list of every request's time in
 the window (6,000 floats at 6000/min), which is the cost this avoids. The client is the user
 (each token's owner), or the address for anonymous requests.
@@ -51,12 +53,13 @@ def _increment(key: str, window: int) -> int:
         pipe.set(full_key, 0, ex=window, nx=True)
         pipe.incr(full_key)
         return int(pipe.execute()[1])
-    cache.add(key, 0, timeout=window)
+    # Other backends (the database cache): increment, and create on the window's first hit.
     try:
         return cache.incr(key)
-    except ValueError:  # expired between the two calls
-        cache.add(key, 1, timeout=window)
-        return 1
+    except ValueError:  # not there yet (or just expired)
+        if cache.add(key, 1, timeout=window):
+            return 1
+        return cache.incr(key)  # another process created it meanwhile
 
 
 class WindowThrottle(BaseThrottle):
