@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 
 import requests
 
@@ -77,3 +78,44 @@ def test_production_web_process(vhost, transactional_db, tmp_path, piece):
         assert "guest:guest" not in logs and "guest:***" in logs
     finally:
         stack.close()
+
+
+# docs/security.md's `rabbitmqctl set_permissions` for the garage's own user, verbatim.
+CONFIGURE, WRITE, READ = r"^garage(\..*)?$", r"^(garage(\..*)?|amq\.default)$", r"^garage(\..*)?$"
+
+
+def test_own_rabbitmq_user_with_the_documented_permissions(vhost, transactional_db, tmp_path):
+    """The system runs with its own user limited to its vhost and names, not guest."""
+    from urllib.parse import quote
+
+    from metier.services import create_piece
+    from tests.support.broker import rabbitmqctl
+
+    user, password = f"garage-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    rabbitmqctl("add_user", user, password)
+    try:
+        rabbitmqctl("set_permissions", "-p", vhost.name, user, CONFIGURE, WRITE, READ)
+        url = f"amqp://{user}:{password}@127.0.0.1:5672/{quote(vhost.name, safe='')}"
+        stack = Stack(url, tmp_path)
+        try:
+            piece = create_piece(nom="Filtre", prix="10").pk
+            web = stack.start_web()
+            consumer = stack.start_consumer()
+            ok = stack.http.get(f"{stack.base_url}/reparation/{piece}/2/", timeout=5)
+            again = stack.http.get(f"{stack.base_url}/reparation/{piece}/3/", timeout=5)
+            assert ok.status_code == again.status_code == 202
+            wait_until(
+                lambda: Demande.objects.filter(statut="traitee").count() == 2,
+                timeout=30,
+                message="both requests done through the garage user",
+            )
+            # dead-lettering (a republish by the consumer) works with these rights too
+            vhost.publish(b"not json", message_id="poison-1")
+            wait_until(lambda: vhost.depth("garage.dlq") == 1, timeout=30, message="DLQ")
+            logs = web.output() + consumer.output()
+            assert password not in logs and f"{user}:***" in logs
+            assert "ACCESS_REFUSED" not in logs
+        finally:
+            stack.close()
+    finally:
+        rabbitmqctl("delete_user", user)
