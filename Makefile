@@ -22,7 +22,8 @@ install: $(VENV)/.installed
 run: install
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input
 	DJANGO_DEBUG=1 PORT=$${PORT:-8000} $(PY) manage.py ensure_demo
-	DJANGO_DEBUG=1 PORT=$${PORT:-8000} WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} $(VENV)/bin/honcho start
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DJANGO_DEBUG=1 PORT=$${PORT:-8000} \
+		WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} $(VENV)/bin/honcho start
 
 ## Sets up and runs the whole test suite: lint, then every test on SQLite and on PostgreSQL.
 test: install lint test-sqlite test-postgres
