@@ -114,6 +114,8 @@ def requires(*perms: str) -> type[BasePermission]:
     """A permission class for a function view: `@permission_classes([requires("a.b")])`."""
 
     class Requires(ModelActionPermission):
+        declares_permissions = True  # for access.checks
+
         def has_permission(self, request: Request, view: Any) -> bool:
             view.required_permissions = perms
             return super().has_permission(request, view)

@@ -5,10 +5,10 @@ from django.urls import include, path
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.routers import DefaultRouter
 
 from access.permissions import require_permission
 from api.serializers import ReparationSerializer
+from api.urls import Router
 from garage.urls import urlpatterns as real_urlpatterns
 from metier import selectors
 
@@ -39,6 +39,6 @@ class EssaiViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         return Response({"done": True})
 
 
-router = DefaultRouter()
+router = Router()
 router.register("essai", EssaiViewSet, basename="essai")
 urlpatterns = [path("api/", include(router.urls)), *real_urlpatterns]

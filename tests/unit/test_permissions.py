@@ -274,3 +274,26 @@ def test_an_unknown_permission_in_a_role_is_an_error(monkeypatch):
     monkeypatch.setitem(roles.ROLES, roles.MECANICIEN, ("metier.voler_piece",))
     with pytest.raises(ImproperlyConfigured, match="voler_piece"):
         roles.sync_roles()
+
+
+# --- no action without a declared permission -------------------------------------------------
+def test_check_passes_on_the_real_urls():
+    from django.core.management import call_command
+
+    call_command("check", "--fail-level", "ERROR")  # raises SystemCheckError otherwise
+
+
+@pytest.mark.urls("tests.support.transition_urls")
+def test_check_names_an_undeclared_action():
+    from access.checks import every_action_has_a_permission
+
+    errors = every_action_has_a_permission()
+    assert [e.id for e in errors] == ["access.E001"]
+    assert "EssaiViewSet" in errors[0].msg and "oubliee" in errors[0].msg
+
+
+@pytest.mark.django_db
+def test_api_root_is_for_any_authenticated_user():
+    assert APIClient().get("/api/").status_code == 401
+    r = token_client(make_account()[1]).get("/api/")
+    assert r.status_code == 200 and "piece" in r.json()
