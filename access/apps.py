@@ -7,7 +7,7 @@ class AccessConfig(AppConfig):
     verbose_name = "Access: roles and tokens"
 
     def ready(self) -> None:
-        from . import authentication, checks, roles, schema  # noqa: F401  (registrations)
+        from . import authentication, checks, roles  # noqa: F401  (registrations)
 
         authentication.connect_signals()
         # After every `migrate`, the groups hold exactly what roles.py says: adding a

@@ -12,6 +12,10 @@ from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework.permissions import AllowAny
 
+# The token scheme's extension: imported here, where schemas are made, not at start-up
+# (drf-spectacular's imports cost every process, the worker too, about a second).
+from access import schema as _token_scheme  # noqa: F401
+
 ERROR_SCHEMA = {
     "type": "object",
     "description": 'DRF\'s error shape: {"detail": "..."} or {"<field>": ["<reason>", ...]}.',
