@@ -26,6 +26,14 @@ def _piece() -> int:
     return create_piece(nom="Plaquettes", prix="42.50").pk
 
 
+def _wait_consuming(consumer, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while consumer.alive() and "consuming" not in consumer.output():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"consumer did not start consuming:\n{consumer.output()}")
+        time.sleep(0.05)
+
+
 def _assert_guarantee(t, *, all_done: bool = True) -> None:
     assert t.lost == 0, t
     assert t.duplicates == 0, t
@@ -43,6 +51,9 @@ def test_consumer_killed_again_and_again(stack, vhost):
     kills = commit_ack_deaths = 0
     while feeding.is_alive() or kills < 3:
         consumer = stack.start_consumer(GARAGE_FAULT_DIE_BEFORE_ACK="0.25", GARAGE_BATCH_SIZE="50")
+        # Its lifetime counts from when it consumes, not from its start: on a loaded machine
+        # start-up alone can take longer than the lifetime, and the window is never reached.
+        _wait_consuming(consumer)
         time.sleep(random.uniform(0.4, 1.0))
         if consumer.alive():
             consumer.kill()
