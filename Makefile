@@ -18,9 +18,12 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 ## Sets up and starts the whole system (web on :8000 and the worker); Ctrl-C stops it.
+## The first run also creates a local demo administrator and API token (kept in var/).
 run: install
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input
-	DJANGO_DEBUG=1 PORT=$${PORT:-8000} WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} $(VENV)/bin/honcho start
+	DJANGO_DEBUG=1 PORT=$${PORT:-8000} $(PY) manage.py ensure_demo
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DJANGO_DEBUG=1 PORT=$${PORT:-8000} \
+		WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} $(VENV)/bin/honcho start
 
 ## Sets up and runs the whole test suite: lint, then every test on SQLite and on PostgreSQL.
 test: install lint test-sqlite test-postgres

@@ -1,9 +1,18 @@
 from django.urls import include, path
-from rest_framework.routers import DefaultRouter
+from rest_framework import routers
 
 from . import views
 
-router = DefaultRouter()
+
+class APIRootView(routers.APIRootView):
+    required_permissions = ()  # any authenticated user: it only lists the endpoints
+
+
+class Router(routers.DefaultRouter):
+    APIRootView = APIRootView
+
+
+router = Router()
 router.register("piece", views.PieceViewSet, basename="piece")
 router.register("reparation", views.ReparationViewSet, basename="reparation")
 router.register("voiture", views.VoitureViewSet, basename="voiture")

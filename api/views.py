@@ -6,7 +6,14 @@ from django.db import connection
 from django_filters import rest_framework as df
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.decorators import action, api_view
+from rest_framework.decorators import (
+    action,
+    api_view,
+    authentication_classes,
+    permission_classes,
+    throttle_classes,
+)
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -64,6 +71,10 @@ class PieceViewSet(ServiceModelViewSet):
     update_service = services.update_piece
     delete_service = services.delete_piece
     instance_kwarg = "piece"
+    action_permissions = {
+        "reception": "metier.receptionner_piece",
+        "a_commander": "metier.view_piece",
+    }
 
     @extend_schema(
         request=serializers.ReceptionSerializer,
@@ -128,6 +139,7 @@ class VoitureViewSet(ServiceModelViewSet):
     update_service = services.update_voiture
     delete_service = services.delete_voiture
     instance_kwarg = "voiture"
+    action_permissions = {"reparations": ("metier.view_voiture", "metier.view_reparation")}
 
     @extend_schema(responses={200: serializers.ReparationSerializer(many=True)})
     @action(detail=True, methods=["get"])
@@ -182,6 +194,12 @@ class ReparationViewSet(ServiceModelViewSet):
     update_service = services.update_reparation
     delete_service = services.delete_reparation
     instance_kwarg = "reparation"
+
+    # Each transition needs its own permission (access/roles.py says which role holds it).
+    action_permissions = {
+        **{name: action.permission for name, action in services.ACTIONS.items()},
+        "historique": "metier.view_reparation",
+    }
 
     planifier = _transition_view("planifier")
     demarrer = _transition_view("demarrer")
@@ -265,8 +283,11 @@ class DemandeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     ordering = ["cree_le"]
 
 
-@extend_schema(responses={200: dict})
+@extend_schema(responses={200: dict}, auth=[])
 @api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])  # public: load balancers probe it
+@throttle_classes([])
 def health(request: Request) -> Response:
     """Liveness and database reachability, for load balancers."""
     with connection.cursor() as cursor:

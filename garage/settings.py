@@ -4,6 +4,7 @@ Every tunable has one variable and a sane default; README.md lists them.
 """
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,15 +57,31 @@ if not SECRET_KEY:
         key_file.write_text(get_random_secret_key())
     SECRET_KEY = key_file.read_text().strip()
 
-ALLOWED_HOSTS = [
-    h.strip()
-    for h in os.environ.get(
-        "DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else ""
-    ).split(",")
-    if h.strip()
-]
-if not DEBUG and not ALLOWED_HOSTS:
-    ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [x.strip() for x in os.environ.get(name, default).split(",") if x.strip()]
+
+
+# Production sets the public host name(s); the default only answers on this machine.
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+# --- HTTPS (what `manage.py check --deploy` asks for): on whenever DEBUG is off ---
+# Behind a TLS-terminating proxy, name the header it sets (e.g. X-Forwarded-Proto) so that
+# Django knows the request was https; only do so if the proxy always sets or strips it.
+_proxy_header = os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER", "").strip()
+if _proxy_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe /health/ over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_COOKIE_AGE", 12 * 3600)  # a working day
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -78,6 +95,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "knox",
+    "access",
     "metier",
     "api",
     "intake",
@@ -151,7 +170,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Served by WhiteNoise (no DEBUG needed) after `manage.py collectstatic`.
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -160,10 +180,51 @@ STORAGES = {
 # Request bodies are small JSON documents; anything larger is refused (413/400).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GARAGE_MAX_BODY_BYTES", 64 * 1024)
 
+# --- Caches: the throttles' counters must be shared by every web process ---
+# Redis when REDIS_URL is set (one round trip per throttled request); otherwise a table in
+# the database (created by a migration), shared by all processes without another service.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("GARAGE_CACHE_PREFIX", "garage"),
+            # A slow or dead Redis must not hold requests up (the throttle then lets them in).
+            "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "garage_cache",
+            "KEY_PREFIX": os.environ.get("GARAGE_CACHE_PREFIX", "garage"),
+        }
+    }
+
+# --- Who may do what (see access/ and docs/security.md) ---
+# Tokens for programs (django-rest-knox: stored hashed, expiring, revocable one by one).
+GARAGE_TOKEN_TTL_HOURS = env_int("GARAGE_TOKEN_TTL_HOURS", 30 * 24)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=GARAGE_TOKEN_TTL_HOURS) if GARAGE_TOKEN_TTL_HOURS > 0 else None,
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+# A validated token is remembered this long by each web process (0: look it up on every
+# request). Revoking a token, or a user's roles, takes effect in other processes after it.
+GARAGE_TOKEN_CACHE_SECONDS = env_float("GARAGE_TOKEN_CACHE_SECONDS", 5.0)
+# Requests per client (user, or address when anonymous): `N/s`, `N/min`, `N/h`, `N/day`, or
+# `off`. One counter per client and window, in the shared cache.
+GARAGE_THROTTLE_RATES = {
+    "intake": os.environ.get("GARAGE_INTAKE_RATE", "6000/min"),
+    "api": os.environ.get("GARAGE_API_RATE", "6000/min"),
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
@@ -173,10 +234,17 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "COERCE_DECIMAL_TO_STRING": False,
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "UNAUTHENTICATED_USER": None,
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
+    # Token first: an unauthenticated request gets 401 with `WWW-Authenticate: Token`.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "access.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # Every view: authenticated, and the model permission of its action (or a declared one).
+    "DEFAULT_PERMISSION_CLASSES": ["access.permissions.ModelActionPermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["access.throttling.ApiThrottle"],
+    # Proxies in front whose X-Forwarded-For is trusted, for anonymous clients' addresses.
+    "NUM_PROXIES": env_int("GARAGE_NUM_PROXIES", 0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -187,14 +255,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "api.schema.add_error_responses",
-    ],
     "ENUM_NAME_OVERRIDES": {
         "DemandeStatutEnum": "metier.models.Demande.Statut",
         "ReparationStatutEnum": "metier.models.Reparation.Statut",
     },
+    # The schema and its page are public; everything they describe is not.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get their own components, with what writes require (minLength...).
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": False},
 }
 
 # --- Messaging (see messaging/config.py for how these are used) ---

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -8,10 +9,14 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/auth/", include("access.urls")),
     path("api/", include("api.urls")),
     path("health/", health, name="health"),
     path("", include("intake.urls")),
 ]
+if settings.DEBUG:
+    # Log in and out of the browsable API (only rendered with DEBUG on).
+    urlpatterns.append(path("api-auth/", include("rest_framework.urls")))
 
 handler400 = "api.errors.bad_request"
 handler403 = "api.errors.permission_denied"

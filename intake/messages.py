@@ -59,7 +59,8 @@ def decode(body: bytes, message_id: str | None) -> RepairRequest:
         return invalid(f"message too large: {len(body)} bytes")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: nested deeper than the interpreter allows, e.g. `[[[[...`.
         return invalid("not JSON")
     if not isinstance(data, dict):
         return invalid("not a JSON object")

@@ -3,22 +3,36 @@ commit, off the request thread (see outbox.py), so RabbitMQ never holds up an an
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.decorators import api_view
+from rest_framework.decorators import (
+    api_view,
+    authentication_classes,
+    permission_classes,
+    throttle_classes,
+)
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access.authentication import TokenAuthentication
+from access.permissions import requires
+from access.throttling import IntakeThrottle
 from api.serializers import DemandeSerializer, IntakeSerializer
 from metier.services import accept_demande
 
 from .outbox import publish_on_commit
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Token only, never the session: the GET intake changes state, and a browser's cookie must
+# not let another site request repairs in a logged-in user's name.
+AUTHENTICATION = [TokenAuthentication]
+PERMISSIONS = [requires("metier.add_demande")]  # the right to request repairs
+THROTTLES = [IntakeThrottle]
 IDEMPOTENCY_PARAM = OpenApiParameter(
     IDEMPOTENCY_HEADER,
-    str,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
     OpenApiParameter.HEADER,
     description="Same key, same request: it is accepted once and the same answer is returned.",
 )
@@ -49,8 +63,23 @@ def _whole(name: str, raw: str) -> int:
         raise ValidationError({name: ["must be a whole number"]}) from None
 
 
-@extend_schema(parameters=[IDEMPOTENCY_PARAM], responses={202: DemandeSerializer})
+GET_PARAMS = [
+    IDEMPOTENCY_PARAM,
+    OpenApiParameter("piece", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH),
+    OpenApiParameter(
+        "duree",
+        {"type": "integer", "minimum": 1, "maximum": settings.GARAGE_MAX_DUREE},
+        OpenApiParameter.PATH,
+        description="hours",
+    ),
+]
+
+
+@extend_schema(parameters=GET_PARAMS, responses={202: DemandeSerializer})
 @api_view(["GET"])
+@authentication_classes(AUTHENTICATION)
+@permission_classes(PERMISSIONS)
+@throttle_classes(THROTTLES)
 def demande_get(request: Request, piece: str, duree: str) -> Response:
     """The seed's intake: `GET /reparation/{piece}/{duree}/`."""
     return _accept(request, _whole("piece", piece), _whole("duree", duree))
@@ -60,6 +89,9 @@ def demande_get(request: Request, piece: str, duree: str) -> Response:
     parameters=[IDEMPOTENCY_PARAM], request=IntakeSerializer, responses={202: DemandeSerializer}
 )
 @api_view(["POST"])
+@authentication_classes(AUTHENTICATION)
+@permission_classes(PERMISSIONS)
+@throttle_classes(THROTTLES)
 def demande_post(request: Request) -> Response:
     """`POST /reparation/` with `{"piece": 1, "duree": 5}`."""
     serializer = IntakeSerializer(data=request.data)

@@ -58,10 +58,12 @@ class Delivery:
 
     @property
     def attempt(self) -> int:
-        try:
-            return int(self.headers.get(ATTEMPT_HEADER, 0))
-        except (TypeError, ValueError):
+        """Retries so far, from our header; anything else a sender put there counts as 0
+        (a negative or odd value must not pick a delay queue that does not exist)."""
+        value = self.headers.get(ATTEMPT_HEADER, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             return 0
+        return value
 
 
 class Ack:

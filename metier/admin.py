@@ -62,7 +62,10 @@ class PieceAdmin(ServiceAdmin):
         # Stock moves through receptions and repairs once the part exists.
         return ["reserve", "stock"] if obj is not None else ["reserve"]
 
-    @admin.action(description="Receive 10 of each selected part")
+    def has_reception_permission(self, request) -> bool:
+        return request.user.has_perm("metier.receptionner_piece")
+
+    @admin.action(description="Receive 10 of each selected part", permissions=["reception"])
     def recevoir_dix(self, request, queryset):
         for piece in queryset:
             services.receive_stock(piece=piece, quantite=10, par=request.user)
@@ -147,7 +150,17 @@ def _transition_action(name: str):
             modeladmin.message_user(request, f"{name}: {done} repair(s)", messages.SUCCESS)
 
     run.__name__ = name
-    return admin.action(description=f"{name.capitalize()} the selected repairs")(run)
+    # Shown only to users holding the transition's permission (has_<name>_permission below).
+    return admin.action(
+        description=f"{name.capitalize()} the selected repairs", permissions=[name]
+    )(run)
+
+
+def _has_transition_permission(name: str):
+    def check(self, request) -> bool:
+        return request.user.has_perm(services.ACTIONS[name].permission)
+
+    return check
 
 
 @admin.register(Reparation)
@@ -206,6 +219,10 @@ class ReparationAdmin(ServiceAdmin):
                     services.add_ligne_main_oeuvre(reparation=reparation, par=request.user, **data)
             except (services.Conflict, ValidationError) as exc:
                 messages.error(request, str(exc))
+
+
+for _name in services.ACTIONS:
+    setattr(ReparationAdmin, f"has_{_name}_permission", _has_transition_permission(_name))
 
 
 @admin.register(Demande)

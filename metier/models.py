@@ -66,6 +66,7 @@ class Piece(models.Model):
 
     class Meta:
         ordering = ["id"]
+        permissions = [("receptionner_piece", "Can receive parts into stock")]
         constraints = [
             models.CheckConstraint(condition=Q(prix__gte=0), name="piece_prix_positif"),
             models.CheckConstraint(condition=~Q(nom=""), name="piece_nom_non_vide"),

@@ -16,6 +16,15 @@ def vhost(settings):
 
 
 @pytest.fixture
+def admin_api(db):
+    """An API client authenticated with a superuser's token."""
+    from tests.support.accounts import make_account, token_client
+
+    _, token = make_account(admin=True)
+    return token_client(token)
+
+
+@pytest.fixture
 def piece(db):
     from metier.services import create_piece
 
@@ -30,3 +39,18 @@ def stack(vhost, transactional_db, tmp_path):
     s = Stack(vhost.url, tmp_path)
     yield s
     s.close()
+
+
+def pytest_generate_tests(metafunc):
+    """The permission cases of tests/support/api_cases.py, from each class's declarations."""
+    cls = metafunc.cls
+    if cls is None:
+        return
+    if "operation" in metafunc.fixturenames:
+        metafunc.parametrize("operation", getattr(cls, "operations", ()))
+    if "custom_action" in metafunc.fixturenames:
+        metafunc.parametrize("custom_action", list(getattr(cls, "custom_actions", {})))
+    if "role" in metafunc.fixturenames and hasattr(cls, "role_access"):
+        from tests.support.api_cases import EVERYONE
+
+        metafunc.parametrize("role", EVERYONE)

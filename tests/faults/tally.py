@@ -72,6 +72,7 @@ class Stream:
     total: int
     concurrency: int = 8
     timeout: float = 10.0
+    headers: dict[str, str] = field(default_factory=dict)  # the stack's token
     accepted: set[str] = field(default_factory=set)
     failures: list[str] = field(default_factory=list)
     slowest: float = 0.0
@@ -83,7 +84,7 @@ class Stream:
         try:
             r = requests.get(
                 f"{self.base_url}/reparation/{self.piece}/{1 + i % 9}/",
-                headers={"Idempotency-Key": key},
+                headers={**self.headers, "Idempotency-Key": key},
                 timeout=self.timeout,
             )
             outcome = r.json()["id"] if r.status_code == 202 else f"HTTP {r.status_code}: {r.text}"

@@ -26,6 +26,14 @@ def _piece() -> int:
     return create_piece(nom="Plaquettes", prix="42.50").pk
 
 
+def _wait_consuming(consumer, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while consumer.alive() and "consuming" not in consumer.output():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"consumer did not start consuming:\n{consumer.output()}")
+        time.sleep(0.05)
+
+
 def _assert_guarantee(t, *, all_done: bool = True) -> None:
     assert t.lost == 0, t
     assert t.duplicates == 0, t
@@ -38,11 +46,14 @@ def test_consumer_killed_again_and_again(stack, vhost):
     commit and before its ack (GARAGE_FAULT_DIE_BEFORE_ACK), while 2,000 requests stream in."""
     piece = _piece()
     stack.start_web(workers=2, threads=8)
-    stream = Stream(stack.base_url, piece, total=2000, concurrency=8)
+    stream = Stream(stack.base_url, piece, headers=stack.headers, total=2000, concurrency=8)
     feeding = stream.start(pause=0.002)
     kills = commit_ack_deaths = 0
     while feeding.is_alive() or kills < 3:
         consumer = stack.start_consumer(GARAGE_FAULT_DIE_BEFORE_ACK="0.25", GARAGE_BATCH_SIZE="50")
+        # Its lifetime counts from when it consumes, not from its start: on a loaded machine
+        # start-up alone can take longer than the lifetime, and the window is never reached.
+        _wait_consuming(consumer)
         time.sleep(random.uniform(0.4, 1.0))
         if consumer.alive():
             consumer.kill()
@@ -68,10 +79,10 @@ def test_rabbitmq_restarted_mid_stream_with_backlog(private_stack, rabbit):
     stack = private_stack
     piece = _piece()
     stack.start_web()
-    first = Stream(stack.base_url, piece, total=600, concurrency=8)
+    first = Stream(stack.base_url, piece, headers=stack.headers, total=600, concurrency=8)
     first.run()  # no consumer yet: a backlog builds up on the queue
     wait_until(lambda: stack.vhost.depth("garage") == 600, timeout=60, message="backlog of 600")
-    second = Stream(stack.base_url, piece, total=600, concurrency=8)
+    second = Stream(stack.base_url, piece, headers=stack.headers, total=600, concurrency=8)
     feeding = second.start(pause=0.005)
     time.sleep(0.5)
     rabbit.restart()  # persistent messages on a durable queue survive it
@@ -95,7 +106,7 @@ def test_rabbitmq_down_while_requests_arrive(private_stack, rabbit):
     stack.start_web()
     stack.start_consumer()
     rabbit.stop_app()
-    down = Stream(stack.base_url, piece, total=300, concurrency=8)
+    down = Stream(stack.base_url, piece, headers=stack.headers, total=300, concurrency=8)
     down.run()
     # Accepted while the broker is down: the outbox holds them.
     assert down.failures == []
@@ -123,7 +134,7 @@ def test_database_unreachable_for_the_consumer(stack, vhost):
         consumer = stack.start_consumer(
             DATABASE_URL=database_url(host="127.0.0.1", port=proxy.port), GARAGE_BATCH_SIZE="20"
         )
-        stream = Stream(stack.base_url, piece, total=800, concurrency=8)
+        stream = Stream(stack.base_url, piece, headers=stack.headers, total=800, concurrency=8)
         feeding = stream.start(pause=0.004)
         time.sleep(1.0)
         proxy.cut()
@@ -152,7 +163,9 @@ def test_same_message_many_times_and_client_retries(stack, vhost):
     with ThreadPoolExecutor(20) as pool:
         answers = list(
             pool.map(
-                lambda _: requests.get(url, headers={"Idempotency-Key": "retry-me"}, timeout=10),
+                lambda _: requests.get(
+                    url, headers={**stack.headers, "Idempotency-Key": "retry-me"}, timeout=10
+                ),
                 range(40),
             )
         )
@@ -205,7 +218,7 @@ def test_poison_mix_keeps_the_queue_flowing(stack, vhost):
         json.dumps({"piece": piece, "duree": 10**9}).encode(),
         b"x" * 100_000,
     ]
-    stream = Stream(stack.base_url, piece, total=300, concurrency=8)
+    stream = Stream(stack.base_url, piece, headers=stack.headers, total=300, concurrency=8)
     feeding = stream.start(pause=0.003)
     with vhost.connection() as conn:
         ch = conn.channel()
@@ -236,7 +249,9 @@ def test_memory_alarm_requests_never_hang(private_stack, rabbit):
     stack.start_consumer()
     rabbit.set_memory_alarm(True)
     try:
-        blocked = Stream(stack.base_url, piece, total=200, concurrency=8, timeout=10)
+        blocked = Stream(
+            stack.base_url, piece, headers=stack.headers, total=200, concurrency=8, timeout=10
+        )
         blocked.run(pause=0.01)
         print(f"slowest answer under the memory alarm: {blocked.slowest:.2f}s")
         assert blocked.failures == []  # answered (202) within the client's timeout: none hung

@@ -22,24 +22,24 @@ def test_seed_walkthrough(stack, vhost):
     stack.start_web()
     consumer = stack.start_consumer()
     base = stack.base_url
-    r = requests.post(f"{base}/api/piece/", json={"nom": "Brake Pads", "prix": 50.00}, timeout=5)
+    r = stack.http.post(f"{base}/api/piece/", json={"nom": "Brake Pads", "prix": 50.00}, timeout=5)
     assert r.status_code == 201, r.text
     piece = r.json()["id"]
     assert r.json()["prix"] == 50.0
 
-    r = requests.get(f"{base}/reparation/{piece}/3/", timeout=5)
+    r = stack.http.get(f"{base}/reparation/{piece}/3/", timeout=5)
     assert r.status_code == 202, r.text
     status_url = r.headers["Location"]
 
     def done() -> bool:
-        return requests.get(status_url, timeout=5).json()["statut"] == "traitee"
+        return stack.http.get(status_url, timeout=5).json()["statut"] == "traitee"
 
     wait_until(done, timeout=30, message="request processed")
-    status = requests.get(status_url, timeout=5).json()
+    status = stack.http.get(status_url, timeout=5).json()
     assert status["publiee_le"] and status["traitee_le"]
-    repair = requests.get(status["reparation_url"], timeout=5).json()
+    repair = stack.http.get(status["reparation_url"], timeout=5).json()
     assert (repair["piece"], repair["duree"]) == (piece, 3)
-    listed = requests.get(f"{base}/api/reparation/", timeout=5).json()["results"]
+    listed = stack.http.get(f"{base}/api/reparation/", timeout=5).json()["results"]
     assert [(x["piece"], x["duree"]) for x in listed] == [(piece, 3)]
     assert consumer.terminate() == 0, consumer.output()
 
@@ -50,7 +50,9 @@ def test_200_requests_32_at_a_time_each_one_repair(stack, vhost, piece):
     stack.start_consumer()
     url = f"{stack.base_url}/reparation/{piece.pk}/2/"
     with ThreadPoolExecutor(32) as pool:
-        answers = list(pool.map(lambda _: requests.get(url, timeout=10), range(200)))
+        answers = list(
+            pool.map(lambda _: requests.get(url, headers=stack.headers, timeout=10), range(200))
+        )
     assert [a.status_code for a in answers] == [202] * 200
     ids = {a.json()["id"] for a in answers}
     assert len(ids) == 200
@@ -79,7 +81,7 @@ def test_200_requests_32_at_a_time_each_one_repair(stack, vhost, piece):
 def test_messages_are_persistent_with_ids_and_confirmed(stack, vhost, piece):
     """The seed published transient messages; ours are persistent, JSON, with the request id."""
     stack.start_web()  # no consumer: the message stays on the queue to be inspected
-    r = requests.post(
+    r = stack.http.post(
         f"{stack.base_url}/reparation/", json={"piece": piece.pk, "duree": 5}, timeout=5
     )
     assert r.status_code == 202

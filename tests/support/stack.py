@@ -97,9 +97,20 @@ class Stack:
             "GARAGE_RELAY_GRACE": "0.5",
             "GARAGE_RELAY_INTERVAL": "0.3",
             "GARAGE_RETRY_BASE_MS": "200",
+            # Plain http on loopback; the limits are tested on their own (test_throttling).
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
+            "GARAGE_INTAKE_RATE": "1000000/min",
+            "GARAGE_API_RATE": "1000000/min",
             "PYTHONUNBUFFERED": "1",
             **extra_env,
         }
+        # The processes are called as a superuser's program would: with its token.
+        from tests.support.accounts import make_account
+
+        self.user, self.token = make_account(admin=True)
+        self.headers = {"Authorization": f"Token {self.token}"}
+        self.http = requests.Session()
+        self.http.headers.update(self.headers)
         self.tmp_path = tmp_path
         self.processes: list[Process] = []
         self.base_url = ""
@@ -155,6 +166,7 @@ class Stack:
     def close(self) -> None:
         for proc in self.processes:
             proc.stop()
+        self.http.close()
 
 
 def wait_until(predicate, timeout: float = 60, interval: float = 0.1, message: str = "") -> None:

@@ -88,3 +88,14 @@ def test_a_labour_line_added_inline_updates_totals(staff, order):
     assert Reparation.objects.get(pk=order.pk).total_ht == Decimal("80") + Decimal("180") + Decimal(
         "30"
     )
+
+
+def test_admin_transition_actions_follow_the_roles(client, order):
+    from tests.support.accounts import make_account
+
+    mechanic, _ = make_account("mecanicien", service=False)
+    mechanic.is_staff = True
+    mechanic.save()
+    client.force_login(mechanic)
+    page = client.get(reverse("admin:metier_reparation_changelist")).content.decode()
+    assert 'value="demarrer"' in page and 'value="facturer"' not in page

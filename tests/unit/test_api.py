@@ -1,7 +1,6 @@
 """The REST API at the seed's paths: CRUD, filters, pagination and JSON errors."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from metier.models import Demande, Reparation
 
@@ -9,8 +8,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def api():
-    return APIClient()
+def api(admin_api):
+    return admin_api
 
 
 def test_seed_piece_walkthrough(api):
@@ -131,3 +130,19 @@ def test_openapi_schema_is_valid_and_describes_errors(api):
     planifier = schema["paths"]["/api/reparation/{id}/planifier/"]["post"]
     assert {"200", "404", "409"} <= set(planifier["responses"])
     assert "400" in schema["paths"]["/api/piece/"]["post"]["responses"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ("[" * 20000, "detail"),  # deeper than the interpreter's recursion limit
+        ('{"nom": "a\\ud800b", "prix": 1}', "nom"),  # a lone surrogate
+        ('{"nom": "a\\u0000b", "prix": 1}', "nom"),  # NUL, which PostgreSQL refuses
+        ('{"nom": "x", "prix": 1e400}', "prix"),
+        ('{"nom": "x", "prix": NaN}', "detail"),  # not JSON
+    ],
+)
+def test_hostile_json_is_a_400(api, body, field):
+    r = api.generic("POST", "/api/piece/", body, content_type="application/json")
+    assert r.status_code == 400, r.content
+    assert field in r.json()

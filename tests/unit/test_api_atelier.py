@@ -1,14 +1,13 @@
 """The life of a repair through the API: the README's curl sequence, as a test."""
 
 import pytest
-from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def api():
-    return APIClient()
+def api(admin_api):
+    return admin_api
 
 
 def ok(response, status=200):

@@ -5,7 +5,6 @@ at a closed port, which must not change the answer (the outbox keeps the request
 """
 
 import pytest
-from rest_framework.test import APIClient
 
 from metier.models import Demande
 
@@ -18,8 +17,8 @@ def no_broker(settings):
 
 
 @pytest.fixture
-def api():
-    return APIClient()
+def api(admin_api):
+    return admin_api
 
 
 def test_get_intake_accepts_and_records(api, piece):

@@ -44,3 +44,46 @@ def test_extra_keys_are_ignored_and_ids_become_keys():
     assert (
         messages.key_for("order-17") == messages.key_for("order-17") != messages.key_for("order-18")
     )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 15000,  # deeper than the interpreter's recursion limit
+        b'{"a":' * 5000 + b"1" + b"}" * 5000,
+        b'{"piece": 1e400, "duree": 5}',
+        b'{"piece": NaN, "duree": 5}',
+        b'{"piece": 1' + b"0" * 5000 + b', "duree": 5}',  # past int's digit limit
+        b'{"piece": 4611686018427387904, "duree": 5}',  # 2**62: past bigint's safe range
+        b'{"piece": null, "duree": null}',
+        b'{"piece": [1], "duree": {"h": 5}}',
+        b'"\\ud800"',
+        b"\x00" * 100,
+        b"",
+    ],
+)
+def test_hostile_bodies_are_refused_not_raised(body):
+    request = messages.decode(body, None)
+    assert request.invalid is not None
+    assert request.piece is None or isinstance(request.piece, int)
+
+
+@pytest.mark.parametrize(
+    "message_id", ["x" * 255, "é", "\x00", "00000000-0000-0000-0000-000000000000", ""]
+)
+def test_any_message_id_gives_a_key_or_none(message_id):
+    request = messages.decode(b'{"piece": 1, "duree": 5}', message_id)
+    assert request.invalid is None
+    assert request.key is None or isinstance(request.key, uuid.UUID)
+
+
+@pytest.mark.parametrize(
+    ("header", "attempt"),
+    [(None, 0), (3, 3), (-5, 0), ("2", 0), (2.5, 0), (True, 0), (b"1", 0), ([1], 0)],
+)
+def test_a_forged_attempt_header_counts_as_zero(header, attempt):
+    from messaging.consumer import ATTEMPT_HEADER, Delivery
+
+    headers = {} if header is None else {ATTEMPT_HEADER: header}
+    delivery = Delivery(b"{}", None, headers, False, 1)
+    assert delivery.attempt == attempt

@@ -1,0 +1,109 @@
+"""Per-client request limits on a cache shared by every web process.
+
+A fixed window per client: one counter per (scope, client, window), which expires with the
+window. Against Redis that is one round trip per request (SET NX EX + INCR in a pipeline);
+the database cache (no REDIS_URL) is correct but costs a few statements per request, so
+set REDIS_URL where throughput matters;
+DRF's own SimpleRateThrottle would read and write back the list of every request's time in
+the window (6,000 floats at 6000/min), which is the cost this avoids. The client is the user
+(each token's owner), or the address for anonymous requests.
+
+Rates come from settings.GARAGE_THROTTLE_RATES (`N/s`, `N/min`, `N/h`, `N/day` or `off`).
+When the cache cannot be reached the request is let through and a warning is logged: the
+limit protects capacity, it is not what keeps anyone out.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+log = logging.getLogger(__name__)
+
+_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*([a-z]+)\s*$")
+
+
+def parse_rate(rate: str | None) -> tuple[int, int] | None:
+    """`"6000/min"` -> (6000, 60); `off`, empty or None -> None (no limit)."""
+    if rate is None or rate.strip().lower() in {"", "off", "none", "0"}:
+        return None
+    match = _RATE.match(rate.lower())
+    period = match and (_PERIODS.get(match[2]) or _PERIODS.get(match[2][0]))
+    if not match or not period or int(match[1]) < 1:
+        raise ImproperlyConfigured(f"a rate is `N/s`, `N/min`, `N/h`, `N/day` or `off`: {rate!r}")
+    return int(match[1]), period
+
+
+def _increment(key: str, window: int) -> int:
+    """The counter after adding one; it is created to expire with its window."""
+    client_of = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if client_of is not None:  # django.core.cache.backends.redis.RedisCache
+        full_key = cache.make_and_validate_key(key)
+        pipe = client_of(full_key, write=True).pipeline(transaction=False)
+        pipe.set(full_key, 0, ex=window, nx=True)
+        pipe.incr(full_key)
+        return int(pipe.execute()[1])
+    # Other backends (the database cache): increment, and create on the window's first hit.
+    try:
+        return cache.incr(key)
+    except ValueError:  # not there yet (or just expired)
+        if cache.add(key, 1, timeout=window):
+            return 1
+        return cache.incr(key)  # another process created it meanwhile
+
+
+class WindowThrottle(BaseThrottle):
+    scope = ""
+
+    def __init__(self) -> None:
+        self.rate = parse_rate(settings.GARAGE_THROTTLE_RATES.get(self.scope))
+        self._wait = 0.0
+
+    def client(self, request: Request) -> str:
+        user = request.user
+        if user is not None and user.is_authenticated:
+            return f"u{user.pk}"
+        return f"a{self.get_ident(request)}"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if self.rate is None:
+            return True
+        limit, period = self.rate
+        now = time.time()
+        window = int(now // period)
+        key = f"throttle:{self.scope}:{self.client(request)}:{window}"
+        try:
+            count = _increment(key, period)
+        except Exception as exc:  # the cache is down: let the request through
+            log.warning("throttle %s: cache unavailable (%s); not limiting", self.scope, exc)
+            return True
+        if count <= limit:
+            return True
+        self._wait = (window + 1) * period - now
+        return False
+
+    def wait(self) -> float:
+        # Retry-After is whole seconds: round up, so that a retry then is let in.
+        return max(1, math.ceil(self._wait))
+
+
+class IntakeThrottle(WindowThrottle):
+    """The repair-request intake: GARAGE_INTAKE_RATE per client."""
+
+    scope = "intake"
+
+
+class ApiThrottle(WindowThrottle):
+    """The REST API: GARAGE_API_RATE per client."""
+
+    scope = "api"
