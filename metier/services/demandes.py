@@ -46,7 +46,6 @@ def validate_duree(duree: Any) -> int:
 DESCRIPTION_MAX = 2000
 
 
-@transaction.atomic
 def accept_demande(
     *,
     piece: int,
@@ -69,7 +68,14 @@ def accept_demande(
         raise NotFound("voiture", f"no car with id {voiture}")
     fields = {"piece": piece, "duree": duree, "voiture": voiture, "description": description}
     if cle_idempotence is None:
+        # One INSERT is its own transaction: no BEGIN/COMMIT round trips on the hot path.
         return Demande.objects.create(**fields), True
+    return _accept_keyed(cle_idempotence, fields)
+
+
+@transaction.atomic
+def _accept_keyed(cle_idempotence: str, fields: dict) -> tuple[Demande, bool]:
+    piece, duree, voiture = fields["piece"], fields["duree"], fields["voiture"]
     existing = Demande.objects.filter(cle_idempotence=cle_idempotence).first()
     if existing is not None:
         return _replayed(existing, piece, duree, voiture), False

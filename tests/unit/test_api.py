@@ -146,3 +146,20 @@ def test_hostile_json_is_a_400(api, body, field):
     r = api.generic("POST", "/api/piece/", body, content_type="application/json")
     assert r.status_code == 400, r.content
     assert field in r.json()
+
+
+def test_demande_fast_representation_matches_the_declared_fields(admin_api, piece):
+    """DemandeSerializer writes its fields by hand (the intake's hot path): same names,
+    same values as DRF's own fields would give."""
+    from rest_framework import serializers as drf
+
+    from api.serializers import DemandeSerializer
+
+    d = Demande.objects.create(piece=piece.pk, duree=2, description="x")
+    request = admin_api.get(f"/api/demande/{d.pk}/").wsgi_request
+    fast = DemandeSerializer(d, context={"request": request}).data
+
+    class Reference(DemandeSerializer):
+        to_representation = drf.ModelSerializer.to_representation
+
+    assert fast == dict(Reference(d, context={"request": request}).data)
