@@ -42,6 +42,13 @@ class ServiceModelViewSet(viewsets.ModelViewSet):
     delete_service = None
     instance_kwarg = ""
 
+    def filter_queryset(self, queryset):
+        # One object by id: list filters do not apply, and building them costs more than
+        # the query (django-filter makes a form per request).
+        if self.action in ("retrieve", "update", "partial_update", "destroy"):
+            return queryset
+        return super().filter_queryset(queryset)
+
     def perform_create(self, serializer):
         serializer.instance = type(self).create_service(**serializer.validated_data)
 

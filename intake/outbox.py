@@ -71,8 +71,15 @@ class _AfterCommitPublisher:
 
     def _run(self) -> None:
         publisher = Publisher(url=self.url, role="web")
+        # Wake up while idle to answer the broker's heartbeats: a connection left silent is
+        # dropped, and the next request would wait for the relay instead.
+        idle = max(1.0, settings.GARAGE_HEARTBEAT / 3)
         while True:
-            items = [self.queue.get()]
+            try:
+                items = [self.queue.get(timeout=idle)]
+            except queue.Empty:
+                publisher.keepalive()
+                continue
             while len(items) < 500:
                 try:
                     items.append(self.queue.get_nowait())

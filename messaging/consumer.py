@@ -169,9 +169,11 @@ class Consumer:
         channel = self.channel
         batch: list[Delivery] = []
         first_at = 0.0
-        # A short inactivity timeout lets the loop notice a stop request and flush a
-        # partial batch; pika services heartbeats while it waits.
-        for method, props, body in channel.consume(self.topo.queue, inactivity_timeout=0.05):
+        # The inactivity timeout is the batch wait: a partial batch is flushed once no message
+        # came for that long (so a lone request waits a few ms, not a full batch), and the
+        # loop notices a stop request. pika services heartbeats while it waits.
+        wait = max(self.batch_wait, 0.002)
+        for method, props, body in channel.consume(self.topo.queue, inactivity_timeout=wait):
             if method is not None:
                 batch.append(
                     Delivery(

@@ -109,6 +109,16 @@ class Publisher:
         log.info("broker unblocked the publisher")
         self.blocked = False
 
+    def keepalive(self) -> None:
+        """Services heartbeats and broker notices on an idle connection (never raises)."""
+        if self._connection is None or not self._connection.is_open:
+            return
+        try:
+            self._connection.process_data_events(0)
+        except Exception:
+            log.info("publisher connection lost while idle; it reconnects on the next publish")
+            self.close()
+
     def close(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
         if connection is not None and connection.is_open:
