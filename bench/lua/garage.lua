@@ -1,14 +1,15 @@
 -- wrk script for the garage benchmark (bench/wrkrun.py drives it).
 --
---   wrk ... -s garage.lua <url> -- post <piece> <duree> [limit]
---   wrk ... -s garage.lua <url> -- get <piece> <duree> [limit]
+--   wrk ... -s garage.lua <url> -- post <piece,piece,...> <duree> [limit]
+--   wrk ... -s garage.lua <url> -- get <piece,piece,...> <duree> [limit]
 --   wrk ... -s garage.lua <url> -- paths <file-with-one-path-a-line>
 --   wrk ... -s garage.lua <url> -- detail <lowest-id> <highest-id>
 --
--- `limit` stops each wrk thread after that many responses (0: no limit), which is how the
--- drain phase pre-loads a backlog of a given size. Every status code is counted, and `done`
--- prints one line `BENCH_JSON {...}` with the counts and exact latency percentiles, so that
--- the harness never has to parse wrk's human-readable output.
+-- Each intake request goes to one of the given parts at random. `limit` stops each wrk
+-- thread after that many responses (0: no limit): the drain phase pre-loads a backlog that
+-- way (wrk itself sleeps out its -d, so the harness then ends it with SIGINT). Every status
+-- code is counted, and `done` prints one line `BENCH_JSON {...}` with the counts and exact
+-- latency percentiles, so that the harness never has to parse wrk's human-readable output.
 
 local threads = {}
 
@@ -19,20 +20,33 @@ end
 
 function init(args)
    mode = args[1]
+   -- The API token, from the environment (never on wrk's command line).
+   local auth = os.getenv("BENCH_AUTHORIZATION")
+   if auth and auth ~= "" then wrk.headers["Authorization"] = auth end
    statuses = {}
    seen = 0
    limit = 0
    math.randomseed(os.time() * 1000 + tid)
-   if mode == "post" then
-      wrk.method = "POST"
-      wrk.path = "/reparation/"
-      wrk.headers["Content-Type"] = "application/json"
-      wrk.body = '{"piece": ' .. args[2] .. ', "duree": ' .. args[3] .. '}'
+   if mode == "post" or mode == "get" then
+      local pieces = {}
+      for id in string.gmatch(args[2], "[^,]+") do table.insert(pieces, id) end
+      local duree = args[3]
       limit = tonumber(args[4] or "0")
-   elseif mode == "get" then
-      wrk.method = "GET"
-      wrk.path = "/reparation/" .. args[2] .. "/" .. args[3] .. "/"
-      limit = tonumber(args[4] or "0")
+      local headers = {["Content-Type"] = "application/json",
+                       ["Authorization"] = wrk.headers["Authorization"]}
+      local function build(piece)
+         if mode == "post" then
+            return wrk.format("POST", "/reparation/", headers,
+                              '{"piece": ' .. piece .. ', "duree": ' .. duree .. '}')
+         end
+         return wrk.format("GET", "/reparation/" .. piece .. "/" .. duree .. "/")
+      end
+      -- One request per part, built once; each request picks one at random.
+      local prebuilt = {}
+      for i, piece in ipairs(pieces) do prebuilt[i] = build(piece) end
+      request = function()
+         return prebuilt[math.random(#prebuilt)]
+      end
    elseif mode == "paths" then
       paths = {}
       for line in io.lines(args[2]) do
