@@ -79,7 +79,17 @@ class VoitureSerializer(serializers.ModelSerializer):
         }
 
 
-class LignePieceSerializer(serializers.ModelSerializer):
+class LineSerializer(serializers.ModelSerializer):
+    """An order line: its repair is chosen when it is made, and stays."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            fields["reparation"].read_only = True
+        return fields
+
+
+class LignePieceSerializer(LineSerializer):
     prix_unitaire = serializers.DecimalField(
         max_digits=10, decimal_places=2, coerce_to_string=False, read_only=True
     )
@@ -90,14 +100,8 @@ class LignePieceSerializer(serializers.ModelSerializer):
         fields = ["id", "reparation", "piece", "quantite", "prix_unitaire", "montant", "initiale"]
         read_only_fields = ["initiale"]
 
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None:
-            fields["reparation"].read_only = True
-        return fields
 
-
-class LigneMainOeuvreSerializer(serializers.ModelSerializer):
+class LigneMainOeuvreSerializer(LineSerializer):
     heures = serializers.DecimalField(
         max_digits=6,
         decimal_places=2,
@@ -122,12 +126,6 @@ class LigneMainOeuvreSerializer(serializers.ModelSerializer):
             "initiale",
         ]
         read_only_fields = ["initiale"]
-
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None:
-            fields["reparation"].read_only = True
-        return fields
 
 
 class TransitionSerializer(serializers.ModelSerializer):

@@ -41,6 +41,11 @@ class ServiceModelViewSet(viewsets.ModelViewSet):
     update_service = None
     delete_service = None
     instance_kwarg = ""
+    # The domain functions that record who did it (`par`) get the request's user.
+    with_user = False
+
+    def _who(self) -> dict:
+        return {"par": _user(self.request)} if self.with_user else {}
 
     def filter_queryset(self, queryset):
         # One object by id: list filters do not apply, and building them costs more than
@@ -50,11 +55,11 @@ class ServiceModelViewSet(viewsets.ModelViewSet):
         return super().filter_queryset(queryset)
 
     def perform_create(self, serializer):
-        serializer.instance = type(self).create_service(**serializer.validated_data)
+        serializer.instance = type(self).create_service(**serializer.validated_data, **self._who())
 
     def perform_update(self, serializer):
         serializer.instance = type(self).update_service(
-            **{self.instance_kwarg: serializer.instance}, **serializer.validated_data
+            **{self.instance_kwarg: serializer.instance}, **serializer.validated_data, **self._who()
         )
 
     def perform_destroy(self, instance):
@@ -201,6 +206,7 @@ class ReparationViewSet(ServiceModelViewSet):
     update_service = services.update_reparation
     delete_service = services.delete_reparation
     instance_kwarg = "reparation"
+    with_user = True
 
     # Each transition needs its own permission (access/roles.py says which role holds it).
     action_permissions = {
@@ -213,16 +219,6 @@ class ReparationViewSet(ServiceModelViewSet):
     terminer = _transition_view("terminer")
     facturer = _transition_view("facturer")
     annuler = _transition_view("annuler")
-
-    def perform_create(self, serializer):
-        serializer.instance = services.create_reparation(
-            **serializer.validated_data, par=_user(self.request)
-        )
-
-    def perform_update(self, serializer):
-        serializer.instance = services.update_reparation(
-            reparation=serializer.instance, **serializer.validated_data, par=_user(self.request)
-        )
 
     def get_serializer(self, *args, **kwargs):
         # Re-read after a write so that lines, totals and status come back as they are now.
@@ -247,18 +243,11 @@ class LignePieceViewSet(ServiceModelViewSet):
     serializer_class = serializers.LignePieceSerializer
     filterset_fields = ["reparation", "piece"]
     ordering_fields = ["id"]
+    create_service = services.add_ligne_piece
+    update_service = services.update_ligne_piece
     delete_service = services.delete_ligne_piece
     instance_kwarg = "ligne"
-
-    def perform_create(self, serializer):
-        serializer.instance = services.add_ligne_piece(
-            **serializer.validated_data, par=_user(self.request)
-        )
-
-    def perform_update(self, serializer):
-        serializer.instance = services.update_ligne_piece(
-            ligne=serializer.instance, **serializer.validated_data, par=_user(self.request)
-        )
+    with_user = True
 
 
 class LigneMainOeuvreViewSet(ServiceModelViewSet):
@@ -266,18 +255,11 @@ class LigneMainOeuvreViewSet(ServiceModelViewSet):
     serializer_class = serializers.LigneMainOeuvreSerializer
     filterset_fields = ["reparation"]
     ordering_fields = ["id"]
+    create_service = services.add_ligne_main_oeuvre
+    update_service = services.update_ligne_main_oeuvre
     delete_service = services.delete_ligne_main_oeuvre
     instance_kwarg = "ligne"
-
-    def perform_create(self, serializer):
-        serializer.instance = services.add_ligne_main_oeuvre(
-            **serializer.validated_data, par=_user(self.request)
-        )
-
-    def perform_update(self, serializer):
-        serializer.instance = services.update_ligne_main_oeuvre(
-            ligne=serializer.instance, **serializer.validated_data, par=_user(self.request)
-        )
+    with_user = True
 
 
 class DemandeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
