@@ -169,7 +169,7 @@ def process_demandes(*, requests: list[RepairRequest]) -> list[Result]:
     demandes: dict[uuid.UUID, Demande] = {}
     if keyed:
         demandes = _lock_demandes(keyed)
-        missing = [k for k in keyed if k not in demandes]
+        missing = sorted(k for k in keyed if k not in demandes)  # id order, as every writer
         if missing:
             # Published by another program with its own message_id: record it, so that
             # the same id is deduplicated and its outcome can be looked up.

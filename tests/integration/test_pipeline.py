@@ -44,6 +44,27 @@ def test_seed_walkthrough(stack, vhost):
     assert consumer.terminate() == 0, consumer.output()
 
 
+def test_request_with_car_and_complaint_becomes_a_planned_order(stack, vhost):
+    """Issue 5's asynchronous step: the worker checks, reserves, prices and plans."""
+    from metier.services import create_piece, create_voiture
+
+    piece = create_piece(nom="Plaquettes", prix="50.00", stock=1)
+    car = create_voiture(marque="Peugeot", couleur="gris", immatriculation="AB-123-CD")
+    stack.start_web()
+    stack.start_consumer()
+    body = {"piece": piece.pk, "duree": 2, "voiture": car.pk, "description": "bruit au freinage"}
+    r = stack.http.post(f"{stack.base_url}/reparation/", json=body, timeout=5)
+    assert r.status_code == 202, r.text
+    wait_until(lambda: Reparation.objects.count() == 1, timeout=30, message="repair created")
+    repair = Reparation.objects.get()
+    assert (repair.voiture_id, repair.description) == (car.pk, "bruit au freinage")
+    assert (
+        repair.statut == "planifiee" and str(repair.total_ttc) == "204.00"
+    )  # (50 + 2 h × 60) × 1.2
+    piece.refresh_from_db()
+    assert piece.reserve == 1
+
+
 def test_200_requests_32_at_a_time_each_one_repair(stack, vhost, piece):
     """Under gunicorn the seed deadlocked; here every request is answered and done once."""
     stack.start_web(workers=2, threads=8)

@@ -87,3 +87,18 @@ def test_a_forged_attempt_header_counts_as_zero(header, attempt):
     headers = {} if header is None else {ATTEMPT_HEADER: header}
     delivery = Delivery(b"{}", None, headers, False, 1)
     assert delivery.attempt == attempt
+
+
+def test_car_and_complaint_travel_in_the_message():
+    from metier.models import Demande
+
+    d = Demande(piece=3, duree=2, voiture=7, description="bruit")
+    request = messages.decode(messages.encode(d), str(uuid.uuid4()))
+    assert (request.piece, request.duree, request.voiture, request.description) == (
+        3,
+        2,
+        7,
+        "bruit",
+    )
+    assert messages.decode(b'{"piece": 1, "duree": 1, "voiture": "7"}', None).invalid
+    assert messages.decode(b'{"piece": 1, "duree": 1, "description": 5}', None).invalid
