@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError
 from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -22,6 +23,14 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response({exc.field: [exc.message]}, status=status.HTTP_404_NOT_FOUND)
     elif isinstance(exc, Conflict):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    elif isinstance(exc, OperationalError):
+        # A deadlock victim, a lock or statement timeout, the database briefly away: the
+        # request did nothing (its transaction rolled back) and may simply be sent again.
+        response = Response(
+            {"detail": "the database is busy or unavailable: retry shortly"}, status=503
+        )
+        response["Retry-After"] = "1"
+        return response
     elif isinstance(exc, RequestDataTooBig):
         return Response({"detail": "request body too large"}, status=413)
     return drf_exception_handler(exc, context)

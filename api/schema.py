@@ -38,6 +38,7 @@ ERRORS = {
     "413": "Request body too large.",
     "415": "Unsupported media type: send JSON.",
     "429": "Too many requests from this client: retry after `Retry-After` seconds.",
+    "503": "The database is busy (deadlock victim, lock timeout) or away: nothing was done; retry.",
 }
 
 

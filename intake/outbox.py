@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from messaging.publisher import Message, Publisher, PublishError
 from metier.models import Demande
-from metier.services import mark_published
+from metier.services import mark_published, mark_republished
 
 from . import messages
 
@@ -129,9 +129,43 @@ def relay_once(
             "cree_le"
         )[:limit]
     )
-    if not pending:
+    sent = publish_batch(publisher, [message_for(d) for d in pending]) if pending else 0
+    return sent + republish_stale(publisher, limit=limit)
+
+
+def republish_stale(publisher: Publisher, *, limit: int) -> int:
+    """Publishes again the requests queued long ago and still not done or rejected.
+
+    The safety net for a message that left the queue without an outcome: its transient
+    retries ran out while the database was down for longer than they last (it waits in
+    the DLQ), or a quorum queue's delivery limit dead-lettered it. The worker is
+    idempotent, so a copy that was merely slow costs a duplicate ack, nothing more.
+    """
+    if not settings.GARAGE_RELAY_REQUEUE_AFTER:
         return 0
-    return publish_batch(publisher, [message_for(d) for d in pending])
+    cutoff = timezone.now() - timedelta(seconds=settings.GARAGE_RELAY_REQUEUE_AFTER)
+    stale = list(
+        Demande.objects.filter(statut=Demande.Statut.EN_FILE, publiee_le__lte=cutoff).order_by(
+            "publiee_le"
+        )[:limit]
+    )
+    if not stale:
+        return 0
+    confirmed = 0
+    try:
+        publisher.publish_many([message_for(d) for d in stale])
+        confirmed = len(stale)
+    except PublishError as exc:
+        confirmed = exc.confirmed
+        log.warning("republishing stopped after %d of %d: %s", confirmed, len(stale), exc)
+    if confirmed:
+        log.warning(
+            "republished %d request(s) queued for over %ss without an outcome",
+            confirmed,
+            settings.GARAGE_RELAY_REQUEUE_AFTER,
+        )
+        mark_republished(ids=[d.pk for d in stale[:confirmed]])
+    return confirmed
 
 
 def run_relay(stop: threading.Event, *, interval: float | None = None) -> None:

@@ -301,6 +301,12 @@ class Demande(models.Model):
                 name="demande_a_publier",
                 condition=Q(statut="acceptee"),
             ),
+            # The relay's safety net: queued long ago, still without an outcome.
+            models.Index(
+                fields=["publiee_le"],
+                name="demande_en_file",
+                condition=Q(statut="en_file"),
+            ),
         ]
 
     def __str__(self) -> str:

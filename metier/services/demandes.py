@@ -122,6 +122,14 @@ def mark_published(*, ids: list[uuid.UUID]) -> int:
     )
 
 
+@transaction.atomic
+def mark_republished(*, ids: list[uuid.UUID]) -> int:
+    """The relay published these queued requests again: their clock starts over."""
+    return Demande.objects.filter(id__in=ids, statut=Demande.Statut.EN_FILE).update(
+        publiee_le=timezone.now()
+    )
+
+
 @dataclass(frozen=True)
 class RepairRequest:
     """One message from the queue, already decoded. `invalid` holds why it can never succeed."""

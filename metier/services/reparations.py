@@ -169,10 +169,22 @@ def _release(reparation: Reparation) -> None:
         _move_reserve(lock_pieces(wanted), wanted, -1)
 
 
-def _change_lines(reparation: Reparation, par: Any, change: Any, *, parts: bool = True) -> Any:
-    """Runs `change` on an editable order, then keeps its totals and reservation true."""
+def _change_lines(
+    reparation: Reparation,
+    par: Any,
+    change: Any,
+    *,
+    parts: bool = True,
+    new_pieces: Iterable[int] = (),
+) -> Any:
+    """Runs `change` on an editable order, then keeps its totals and reservation true.
+
+    The parts it holds and the parts it is about to hold are locked first, together and in
+    id order, as every other writer locks them: no deadlock with a worker or a delivery.
+    """
     reparation = _editable(reparation)
     if parts:
+        lock_pieces({*needs(reparation), *new_pieces})
         _release(reparation)
     result = change(reparation)
     _recompute(reparation)
@@ -245,7 +257,14 @@ def update_reparation(*, reparation: Reparation, par: Any = None, **fields: Any)
             _initial_lines(locked)
         return locked
 
-    return _change_lines(reparation, par, change, parts=seed_changed)
+    new_piece = fields.get("piece")
+    return _change_lines(
+        reparation,
+        par,
+        change,
+        parts=seed_changed,
+        new_pieces=[new_piece.pk] if new_piece is not None else [],
+    )
 
 
 @transaction.atomic
@@ -307,6 +326,7 @@ def add_ligne_piece(
         lambda r: save(
             LignePiece(reparation=r, piece=piece, quantite=quantite, prix_unitaire=piece.prix)
         ),
+        new_pieces=[piece.pk],
     )
 
 
@@ -322,7 +342,10 @@ def update_ligne_piece(*, ligne: LignePiece, par: Any = None, **fields: Any) -> 
             ligne.prix_unitaire = ligne.piece.prix
         return save(ligne)
 
-    return _change_lines(ligne.reparation, par, change)
+    new_piece = fields.get("piece")
+    return _change_lines(
+        ligne.reparation, par, change, new_pieces=[new_piece.pk] if new_piece else []
+    )
 
 
 @transaction.atomic

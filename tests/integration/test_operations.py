@@ -68,3 +68,25 @@ def test_quorum_queue_setting(stack, vhost):
         lambda: vhost.depth("garage.dlq") == 1, timeout=30, message="unknown part dead-lettered"
     )
     assert consumer.alive(), consumer.output()
+
+
+def test_relay_republishes_a_request_left_without_outcome(stack, vhost, settings):
+    """The safety net: a request queued long ago whose message left the queue without an
+    outcome (e.g. its transient retries ran out while the database was down) is published
+    again, and the idempotent worker makes its repair once."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from metier.services import accept_demande
+
+    piece = create_piece(nom="Filtre", prix="10")
+    demande, _ = accept_demande(piece=piece.pk, duree=2)
+    # As if it had been published an hour and a half ago, and its message lost to the DLQ.
+    Demande.objects.filter(pk=demande.pk).update(
+        statut="en_file", publiee_le=timezone.now() - timedelta(minutes=90)
+    )
+    stack.start_consumer(GARAGE_RELAY_REQUEUE_AFTER="3600")
+    wait_until(lambda: Reparation.objects.count() == 1, timeout=30, message="republished, done")
+    demande.refresh_from_db()
+    assert demande.statut == "traitee" and demande.reparation is not None

@@ -163,3 +163,16 @@ def test_demande_fast_representation_matches_the_declared_fields(admin_api, piec
         to_representation = drf.ModelSerializer.to_representation
 
     assert fast == dict(Reference(d, context={"request": request}).data)
+
+
+def test_a_busy_database_is_a_503_to_retry_not_a_500(admin_api, monkeypatch):
+    from django.db import OperationalError
+
+    from api.views import PieceViewSet
+
+    def deadlock(**kwargs):
+        raise OperationalError("deadlock detected")
+
+    monkeypatch.setattr(PieceViewSet, "create_service", staticmethod(deadlock))
+    r = admin_api.post("/api/piece/", {"nom": "X", "prix": 1}, format="json")
+    assert r.status_code == 503 and r["Retry-After"] == "1" and "retry" in r.json()["detail"]
