@@ -39,8 +39,9 @@ def message_for(demande: Demande) -> Message:
     return Message(body=messages.encode(demande), message_id=str(demande.id))
 
 
-def publish_batch(publisher: Publisher, items: list[Message]) -> int:
-    """Publishes and marks published what the broker confirmed. Returns how many."""
+def publish_batch(publisher: Publisher, items: list[Message], mark=mark_published) -> int:
+    """Publishes, then `mark`s (by default: published) what the broker confirmed.
+    Returns how many were confirmed."""
     try:
         publisher.publish_many(items)
         confirmed = len(items)
@@ -48,7 +49,7 @@ def publish_batch(publisher: Publisher, items: list[Message]) -> int:
         confirmed = exc.confirmed
         log.warning("publishing stopped after %d of %d: %s", confirmed, len(items), exc)
     if confirmed:
-        mark_published(ids=[m.message_id for m in items[:confirmed]])
+        mark(ids=[m.message_id for m in items[:confirmed]])
     return confirmed
 
 
@@ -151,20 +152,8 @@ def republish_stale(publisher: Publisher, *, limit: int) -> int:
     )
     if not stale:
         return 0
-    confirmed = 0
-    try:
-        publisher.publish_many([message_for(d) for d in stale])
-        confirmed = len(stale)
-    except PublishError as exc:
-        confirmed = exc.confirmed
-        log.warning("republishing stopped after %d of %d: %s", confirmed, len(stale), exc)
-    if confirmed:
-        log.warning(
-            "republished %d request(s) queued for over %ss without an outcome",
-            confirmed,
-            settings.GARAGE_RELAY_REQUEUE_AFTER,
-        )
-        mark_republished(ids=[d.pk for d in stale[:confirmed]])
+    confirmed = publish_batch(publisher, [message_for(d) for d in stale], mark=mark_republished)
+    log.warning("republished %d request(s) queued for too long without an outcome", confirmed)
     return confirmed
 
 
