@@ -80,8 +80,8 @@ def decode(body: bytes, message_id: str | None) -> RepairRequest:
     voiture, description = data.get("voiture"), data.get("description", "")
     if voiture is not None and (not _whole(voiture) or not 1 <= voiture < 2**62):
         return invalid("voiture must be a positive whole number", piece, duree)
-    if not isinstance(description, str):
-        return invalid("description must be text", piece, duree)
+    if not isinstance(description, str) or "\x00" in description:
+        return invalid("description must be text (without NUL characters)", piece, duree)
     return RepairRequest(
         key=key, piece=piece, duree=duree, voiture=voiture, description=description
     )

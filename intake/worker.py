@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection
 
-from messaging.consumer import ACK, DeadLetter, Delivery, Outcome, TransientError
+from messaging.consumer import ACK, DeadLetter, Delivery, Outcome, Retry, TransientError
 from metier.services import process_demandes
 
 from . import messages
@@ -18,19 +18,31 @@ def handle_batch(batch: list[Delivery]) -> list[Outcome]:
     requests = [messages.decode(d.body, d.message_id) for d in batch]
     try:
         results = process_demandes(requests=requests)
-    except (OperationalError, InterfaceError, DatabaseError) as exc:
-        # Unreachable database, lock timeout, a unique key raced by another consumer...:
-        # none of it is the messages' fault. Drop the connection so the next try opens a
-        # fresh one, and let the consumer retry the batch through the delay queues.
+    except (OperationalError, InterfaceError) as exc:
+        # Unreachable database, lock timeout, deadlock victim: not the messages' fault.
+        # Drop the connection so the next try opens a fresh one, and let the consumer retry
+        # the batch through the delay queues.
         _close_quietly()
         raise TransientError(f"database: {exc.__class__.__name__}: {exc}") from exc
-    outcomes: list[Outcome] = []
-    for result in results:
-        if result.status == "rejected":
-            outcomes.append(DeadLetter(result.reason))
-        else:
-            outcomes.append(ACK)
-    return outcomes
+    except Exception:
+        # Anything else (a value the database refuses, a bug) may be one message's doing:
+        # the batch is tried again one message at a time, so that only that one is retried
+        # (and, past the limit, dead-lettered) while the others go through.
+        if len(batch) == 1:
+            raise
+        log.exception("a batch of %d failed; trying its messages one by one", len(batch))
+        return [_alone(delivery) for delivery in batch]
+    return [DeadLetter(r.reason) if r.status == "rejected" else ACK for r in results]
+
+
+def _alone(delivery: Delivery) -> Outcome:
+    try:
+        [outcome] = handle_batch([delivery])
+        return outcome
+    except TransientError as exc:
+        return Retry(str(exc))
+    except Exception as exc:
+        return Retry(f"handler error: {exc!r}")
 
 
 def _close_quietly() -> None:

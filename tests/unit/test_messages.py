@@ -102,3 +102,33 @@ def test_car_and_complaint_travel_in_the_message():
     )
     assert messages.decode(b'{"piece": 1, "duree": 1, "voiture": "7"}', None).invalid
     assert messages.decode(b'{"piece": 1, "duree": 1, "description": 5}', None).invalid
+
+
+def test_a_message_the_database_would_refuse_is_rejected_first():
+    body = b'{"piece": 1, "duree": 1, "description": "a\\u0000b"}'
+    assert "NUL" in messages.decode(body, None).invalid
+
+
+@pytest.mark.django_db
+def test_one_bad_message_does_not_hold_back_its_batch(monkeypatch, piece):
+    """A failure that is not transient is narrowed down to the message that causes it."""
+    from intake import worker
+    from messaging.consumer import ACK, Delivery, Retry
+    from metier.models import Reparation
+
+    real = worker.process_demandes
+
+    def picky(*, requests):
+        if any(r.duree == 13 for r in requests):
+            raise ValueError("unlucky")
+        return real(requests=requests)
+
+    monkeypatch.setattr(worker, "process_demandes", picky)
+    batch = [
+        Delivery(json.dumps({"piece": piece.pk, "duree": d}).encode(), None, {}, False, i)
+        for i, d in enumerate([2, 13, 3])
+    ]
+    outcomes = worker.handle_batch(batch)
+    assert outcomes[0] is ACK and outcomes[2] is ACK
+    assert isinstance(outcomes[1], Retry) and "unlucky" in outcomes[1].reason
+    assert sorted(Reparation.objects.values_list("duree", flat=True)) == [2, 3]
