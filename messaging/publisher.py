@@ -132,12 +132,9 @@ class Publisher:
         self.backoff.failed()
 
     # -- publishing ------------------------------------------------------------------
-    def publish(self, message: Message) -> None:
-        """Publishes one persistent message and waits for the broker's confirm."""
-        self.publish_many([message])
-
     def publish_many(self, messages: list[Message]) -> None:
-        """Publishes messages one after the other, each confirmed; raises on the first failure.
+        """Publishes persistent messages one after the other, each confirmed by the broker;
+        raises on the first failure.
 
         The messages before the failing one are confirmed; the caller keeps track of them
         through the exception's `confirmed` count.
