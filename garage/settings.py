@@ -309,6 +309,30 @@ def env_decimal(name: str, default: str) -> Decimal:
 GARAGE_TAUX_HORAIRE = env_decimal("GARAGE_TAUX_HORAIRE", "60.00")
 GARAGE_TAUX_TVA = env_decimal("GARAGE_TAUX_TVA", "0.20")
 
+# --- Invoicing: the garage's identity and terms, printed on every invoice (copied at issue) ---
+GARAGE_NOM = os.environ.get("GARAGE_NOM", "Garage (nom à configurer)")
+GARAGE_ADRESSE = os.environ.get("GARAGE_ADRESSE", "")
+GARAGE_SIRET = os.environ.get("GARAGE_SIRET", "")
+GARAGE_TVA_INTRA = os.environ.get("GARAGE_TVA_INTRA", "")
+GARAGE_PAYS = os.environ.get("GARAGE_PAYS", "FR")
+GARAGE_DELAI_PAIEMENT_JOURS = env_int("GARAGE_DELAI_PAIEMENT_JOURS", 30)
+GARAGE_CONDITIONS_PAIEMENT = os.environ.get(
+    "GARAGE_CONDITIONS_PAIEMENT",
+    "Paiement à réception, par carte, espèces, virement ou chèque. "
+    "Pas d'escompte pour paiement anticipé.",
+)
+GARAGE_TAUX_PENALITES = os.environ.get(
+    "GARAGE_TAUX_PENALITES", "trois fois le taux d'intérêt légal"
+)
+GARAGE_INDEMNITE_RECOUVREMENT = env_decimal("GARAGE_INDEMNITE_RECOUVREMENT", "40.00")
+# How labour hours were counted (arrêté 87-06/C): "temps passé" or "barème".
+GARAGE_MODE_MAIN_OEUVRE = os.environ.get("GARAGE_MODE_MAIN_OEUVRE", "temps passé")
+# Numbers: `{annee}` and `{numero}` (a format spec is allowed, e.g. {numero:06d}).
+GARAGE_FORMAT_FACTURE = os.environ.get("GARAGE_FORMAT_FACTURE", "F{annee}-{numero:06d}")
+GARAGE_FORMAT_AVOIR = os.environ.get("GARAGE_FORMAT_AVOIR", "A{annee}-{numero:06d}")
+# 1: each sequence starts again at 1 every year (the year is in the number); 0: never.
+GARAGE_NUMEROTATION_ANNUELLE = env_bool("GARAGE_NUMEROTATION_ANNUELLE", True)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

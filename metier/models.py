@@ -311,3 +311,33 @@ class Demande(models.Model):
 
     def __str__(self) -> str:
         return f"Demande {self.id} ({self.statut})"
+
+
+# --- Invoicing (issue 11, part B): invoices, credit notes, payments, journal --------------
+from .models_facturation import (  # noqa: E402
+    Avoir,
+    Compteur,
+    EcritureJournal,
+    Facture,
+    LigneAvoir,
+    LigneFacture,
+    Paiement,
+)
+
+__all__ = [
+    "Avoir",
+    "Client",
+    "Compteur",
+    "Demande",
+    "EcritureJournal",
+    "Facture",
+    "LigneAvoir",
+    "LigneFacture",
+    "LigneMainOeuvre",
+    "LignePiece",
+    "Paiement",
+    "Piece",
+    "Reparation",
+    "Transition",
+    "Voiture",
+]

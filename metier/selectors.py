@@ -1,12 +1,30 @@
 """Read queries, in one place, so that the API and the admin list things the same way."""
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from decimal import Decimal
+
+from django.db.models import (
+    DecimalField,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
 
 from .models import (
+    Avoir,
     Client,
     Demande,
+    Facture,
+    LigneAvoir,
+    LigneFacture,
     LigneMainOeuvre,
     LignePiece,
+    Paiement,
     Piece,
     Reparation,
     Transition,
@@ -68,3 +86,43 @@ def lignes_main_oeuvre() -> QuerySet[LigneMainOeuvre]:
 
 def demandes() -> QuerySet[Demande]:
     return Demande.objects.select_related("reparation")
+
+
+# --- invoicing ---------------------------------------------------------------------------
+def _somme(queryset: QuerySet, group: str, field: str) -> Coalesce:
+    """SUM(field) of the correlated rows, 0 when there are none."""
+    return Coalesce(
+        Subquery(queryset.order_by().values(group).annotate(s=Sum(field)).values("s")[:1]),
+        Value(Decimal("0.00")),
+        output_field=DecimalField(max_digits=12, decimal_places=2),
+    )
+
+
+def factures() -> QuerySet[Facture]:
+    """Invoices with what they received, what was credited and what is still due. Derived
+    here, because the invoice row itself never changes once issued."""
+    recu = Paiement.objects.filter(reparation=OuterRef("reparation_id"))
+    credite = Avoir.objects.filter(facture=OuterRef("pk"))
+    return (
+        Facture.objects.annotate(
+            montant_recu=_somme(recu, "reparation", "montant"),
+            montant_avoirs=_somme(credite, "facture", "total_ttc"),
+        )
+        .annotate(reste_du=F("total_ttc") - F("montant_avoirs") - F("montant_recu"))
+        .prefetch_related(Prefetch("lignes", queryset=LigneFacture.objects.order_by("position")))
+    )
+
+
+def factures_impayees() -> QuerySet[Facture]:
+    """The receivables: invoices with something still due, oldest first."""
+    return factures().filter(reste_du__gt=0).order_by("date", "id")
+
+
+def avoirs() -> QuerySet[Avoir]:
+    return Avoir.objects.select_related("facture").prefetch_related(
+        Prefetch("lignes", queryset=LigneAvoir.objects.order_by("id"))
+    )
+
+
+def paiements() -> QuerySet[Paiement]:
+    return Paiement.objects.select_related("facture")

@@ -78,3 +78,15 @@ __all__ = [
     "update_voiture",
     "validate_duree",
 ]
+
+# Invoicing (issue 11, part B).
+from .factures import emettre_avoir, emettre_facture, travaux_refuses
+from .paiements import enregistrer_paiement, reste_du
+
+__all__ += [
+    "emettre_avoir",
+    "emettre_facture",
+    "enregistrer_paiement",
+    "reste_du",
+    "travaux_refuses",
+]

@@ -1,0 +1,177 @@
+"""The journal: every invoice, credit note and payment, as recorded, in one append-only chain.
+
+Each entry holds the canonical JSON of its record (sorted keys, no spaces, decimals as
+strings, times in UTC) and `hash = SHA-256(previous entry's hash + that JSON)`. Positions
+are gapless (the `journal` counter row is locked while an entry is appended, which also
+orders the chain). `verifier_journal` recomputes everything: a changed record, a changed or
+removed entry, or a record that never went through the journal is named.
+
+The chain proves nothing against someone who rewrites a record, its entry and every hash
+after it; publish or archive the head hash (`manage.py verifier_journal` prints it) to
+anchor it outside the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from ..models import Avoir, Compteur, EcritureJournal, Facture, Paiement
+
+GENESE = "0" * 64
+SEQUENCE = "journal"
+T = EcritureJournal.Type
+MODELES: dict[str, type[models.Model]] = {T.FACTURE: Facture, T.AVOIR: Avoir, T.PAIEMENT: Paiement}
+LIGNES = {T.FACTURE: "lignes", T.AVOIR: "lignes"}
+
+
+def _valeur(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _champs(obj: models.Model) -> dict[str, Any]:
+    return {f.attname: _valeur(f.value_from_object(obj)) for f in obj._meta.concrete_fields}
+
+
+def canonique(type_: str, obj: models.Model) -> str:
+    """The record as the journal keeps it: its fields and, for documents, its lines."""
+    data = _champs(obj)
+    if type_ in LIGNES:
+        data["lignes"] = [_champs(ligne) for ligne in getattr(obj, LIGNES[type_]).order_by("id")]
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def empreinte(precedent: str, contenu: str) -> str:
+    return hashlib.sha256((precedent + contenu).encode()).hexdigest()
+
+
+def inscrire(*, type_: str, obj: models.Model) -> EcritureJournal:
+    """Appends the record to the chain; runs inside the transaction that wrote it."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("inscrire must run inside the transaction that wrote the record")
+    Compteur.objects.bulk_create(
+        [Compteur(sequence=SEQUENCE, annee=0, dernier=0)], ignore_conflicts=True
+    )
+    compteur = Compteur.objects.select_for_update().get(sequence=SEQUENCE, annee=0)
+    precedent = (
+        EcritureJournal.objects.filter(position=compteur.dernier).values_list("hash", flat=True)
+    ).first() or GENESE
+    compteur.dernier += 1
+    compteur.save(update_fields=["dernier"])
+    # Read back from the database, so the JSON is the one a later check recomputes.
+    contenu = canonique(type_, type(obj).objects.get(pk=obj.pk))
+    return EcritureJournal.objects.create(
+        position=compteur.dernier,
+        type=type_,
+        objet_id=obj.pk,
+        le=timezone.now(),
+        contenu=contenu,
+        hash_precedent=precedent,
+        hash=empreinte(precedent, contenu),
+    )
+
+
+@dataclass(frozen=True)
+class Probleme:
+    position: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"entry #{self.position}: " if self.position is not None else ""
+        return where + self.message
+
+
+@dataclass(frozen=True)
+class Verification:
+    entrees: int
+    tete: str  # the last hash: archive it to anchor the chain
+    problemes: list[Probleme]
+
+    @property
+    def intact(self) -> bool:
+        return not self.problemes
+
+
+def _differences(stored: str, current: str) -> str:
+    before, now = json.loads(stored), json.loads(current)
+    keys = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
+    return ", ".join(keys) or "?"
+
+
+def verifier(*, premier_seulement: bool = False) -> Verification:
+    """Checks the whole chain, in order; the first problem found is the first listed."""
+    problemes: list[Probleme] = []
+    precedent, attendue, n = GENESE, 1, 0
+    vus: dict[str, set[int]] = {t: set() for t in MODELES}
+
+    def signaler(position: int | None, message: str) -> bool:
+        problemes.append(Probleme(position, message))
+        return premier_seulement
+
+    for entree in EcritureJournal.objects.order_by("position").iterator():
+        n += 1
+        if entree.position != attendue:
+            gap = f"#{attendue}" + (
+                f" to #{entree.position - 1}" if entree.position - 1 > attendue else ""
+            )
+            if signaler(attendue, f"removed (the chain jumps from {gap} to #{entree.position})"):
+                break
+        if entree.hash_precedent != precedent:
+            if signaler(
+                entree.position,
+                "not chained to the entry before it (an entry was removed or altered)",
+            ):
+                break
+        if empreinte(entree.hash_precedent, entree.contenu) != entree.hash:
+            if signaler(
+                entree.position,
+                f"altered: its hash does not match its content ({entree.type} {entree.objet_id})",
+            ):
+                break
+        modele = MODELES.get(entree.type)
+        obj = modele.objects.filter(pk=entree.objet_id).first() if modele else None
+        vus.setdefault(entree.type, set()).add(entree.objet_id)
+        if obj is None:
+            if signaler(
+                entree.position, f"the {entree.type} id={entree.objet_id} it records was removed"
+            ):
+                break
+        else:
+            actuel = canonique(entree.type, obj)
+            if actuel != entree.contenu:
+                nom = getattr(obj, "numero", None) or f"id={obj.pk}"
+                diff = _differences(entree.contenu, actuel)
+                if signaler(entree.position, f"the {entree.type} {nom} was altered ({diff})"):
+                    break
+        precedent, attendue = entree.hash, entree.position + 1
+    else:
+        dernier = (
+            Compteur.objects.filter(sequence=SEQUENCE, annee=0)
+            .values_list("dernier", flat=True)
+            .first()
+            or 0
+        )
+        if dernier >= attendue:
+            signaler(
+                attendue,
+                f"removed: the journal ends at #{attendue - 1}, "
+                f"entries up to #{dernier} were written",
+            )
+        for type_, modele in MODELES.items():
+            absents = modele.objects.exclude(pk__in=vus[type_]).values_list("pk", flat=True)[:10]
+            for pk in absents:
+                signaler(None, f"the {type_} id={pk} is not in the journal (written around it)")
+    return Verification(entrees=n, tete=precedent, problemes=problemes)
