@@ -24,37 +24,44 @@ $$ LANGUAGE plpgsql;
 """
 
 
-def create(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
+def sql_create(vendor):
     if vendor == "postgresql":
-        schema_editor.execute(PG_FUNCTION, params=None)
-        for table in TABLES:
-            schema_editor.execute(
-                f"CREATE TRIGGER {table}_immuable BEFORE UPDATE OR DELETE ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION garage_document_immuable()"
-            )
-    elif vendor == "sqlite":
-        for table in TABLES:
-            for op in ("UPDATE", "DELETE"):
-                schema_editor.execute(
-                    f"CREATE TRIGGER {table}_immuable_{op.lower()} BEFORE {op} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, 'garage: {op} on {table} refused: issued "
-                    f"documents, payments and journal entries never change'); END"
-                )
-    else:
-        raise RuntimeError(f"no immutability triggers for the {vendor} database")
+        return [PG_FUNCTION] + [
+            f"CREATE TRIGGER {table}_immuable BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION garage_document_immuable()"
+            for table in TABLES
+        ]
+    if vendor == "sqlite":
+        return [
+            f"CREATE TRIGGER {table}_immuable_{op.lower()} BEFORE {op} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, 'garage: {op} on {table} refused: issued "
+            f"documents, payments and journal entries never change'); END"
+            for table in TABLES
+            for op in ("UPDATE", "DELETE")
+        ]
+    raise RuntimeError(f"no immutability triggers for the {vendor} database")
+
+
+def sql_drop(vendor):
+    if vendor == "postgresql":
+        return [f"DROP TRIGGER IF EXISTS {table}_immuable ON {table}" for table in TABLES] + [
+            "DROP FUNCTION IF EXISTS garage_document_immuable()"
+        ]
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_immuable_{op}"
+        for table in TABLES
+        for op in ("update", "delete")
+    ]
+
+
+def create(apps, schema_editor):
+    for sql in sql_create(schema_editor.connection.vendor):
+        schema_editor.execute(sql, params=None)
 
 
 def drop(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    for table in TABLES:
-        if vendor == "postgresql":
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_immuable ON {table}")
-        else:
-            for op in ("update", "delete"):
-                schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_immuable_{op}")
-    if vendor == "postgresql":
-        schema_editor.execute("DROP FUNCTION IF EXISTS garage_document_immuable()")
+    for sql in sql_drop(schema_editor.connection.vendor):
+        schema_editor.execute(sql, params=None)
 
 
 class Migration(migrations.Migration):

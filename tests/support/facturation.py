@@ -31,3 +31,26 @@ def repair_terminee(*, prix: str = "50.00", duree: int = 2, client: bool = True)
 
 def facture(**kwargs) -> Facture:
     return services.emettre_facture(reparation=repair_terminee(), **kwargs)
+
+
+def purge_documents() -> None:
+    """Empties the append-only tables after a test that committed (transaction=True).
+
+    The database refuses DELETE on them (migration 0007), and Django's flush on SQLite is
+    DELETE (PostgreSQL's TRUNCATE fires no row trigger): the triggers are dropped, the rows
+    deleted and the triggers made again, as only the schema's owner can.
+    """
+    import importlib
+
+    from django.db import connection
+
+    from metier.models_facturation import TABLES_IMMUABLES
+
+    migration = importlib.import_module("metier.migrations.0007_documents_immuables")
+    with connection.cursor() as cursor:
+        for sql in migration.sql_drop(connection.vendor):
+            cursor.execute(sql)
+        for table in reversed(TABLES_IMMUABLES):
+            cursor.execute(f"DELETE FROM {table}")
+        for sql in migration.sql_create(connection.vendor):
+            cursor.execute(sql)
