@@ -78,10 +78,11 @@ def mentions_retard(professionnel: bool) -> str:
     L441-10, D441-5)."""
     if not professionnel:
         return ""
+    indemnite = f"{settings.GARAGE_INDEMNITE_RECOUVREMENT:.2f}".replace(".", ",")
     return (
         f"En cas de retard de paiement, pénalités exigibles au taux de "
         f"{settings.GARAGE_TAUX_PENALITES}, et indemnité forfaitaire pour frais de "
-        f"recouvrement de {settings.GARAGE_INDEMNITE_RECOUVREMENT} € "
+        f"recouvrement de {indemnite} € "
         f"(art. L441-10 et D441-5 du code de commerce)."
     )
 

@@ -50,7 +50,7 @@ def test_issue_copies_everything_and_moves_the_order(settings):
 
 def test_business_customer_gets_the_late_payment_mentions():
     f = facture(professionnel=True, client_siret="123 456 789 00011")
-    assert "40.00 €" in f.mentions and "pénalités" in f.mentions
+    assert "40,00 €" in f.mentions and "pénalités" in f.mentions
     assert f.client_siret == "12345678900011"
 
 

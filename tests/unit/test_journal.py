@@ -8,6 +8,7 @@ its own transaction, so the next test finds them back.
 from __future__ import annotations
 
 import importlib
+from itertools import pairwise
 from decimal import Decimal
 from io import StringIO
 
@@ -55,7 +56,7 @@ def test_intact_chain_passes_and_prints_its_head():
     assert "journal intact: 4 entries" in out.getvalue()
     entries = list(EcritureJournal.objects.order_by("position"))
     assert entries[0].hash_precedent == journal.GENESE
-    assert all(b.hash_precedent == a.hash for a, b in zip(entries, entries[1:], strict=False))
+    assert all(b.hash_precedent == a.hash for a, b in pairwise(entries))
     assert entries[-1].hash in out.getvalue()
 
 

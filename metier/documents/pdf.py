@@ -1,0 +1,248 @@
+"""PDF rendering with ReportLab: pure Python (no system library such as pango, which
+WeasyPrint needs), and it embeds the TrueType fonts it uses, as PDF/A (Factur-X) asks. The
+fonts are Bitstream Vera, shipped with ReportLab."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from ..models import Avoir, Facture
+
+FONT, BOLD = "GarageVera", "GarageVeraBd"
+_fonts_ready = False
+
+
+def _fonts() -> None:
+    global _fonts_ready
+    if not _fonts_ready:
+        pdfmetrics.registerFont(TTFont(FONT, "Vera.ttf"))
+        pdfmetrics.registerFont(TTFont(BOLD, "VeraBd.ttf"))
+        _fonts_ready = True
+
+
+def euros(amount: Decimal) -> str:
+    """1234.5 → '1 234,50 €' (French style)."""
+    whole, _, frac = f"{amount:.2f}".partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    whole = whole.lstrip("-")
+    groups = []
+    while whole:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    return f"{sign}{' '.join(groups)},{frac} €"
+
+
+def _num(value: Decimal) -> str:
+    return f"{value.normalize():f}".replace(".", ",")
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    _fonts()
+    base = ParagraphStyle("base", fontName=FONT, fontSize=9, leading=12)
+    return {
+        "base": base,
+        "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=10),
+        "title": ParagraphStyle("title", parent=base, fontName=BOLD, fontSize=15, leading=19),
+        "h": ParagraphStyle("h", parent=base, fontName=BOLD, fontSize=10, spaceBefore=6),
+    }
+
+
+def _p(text: str, style: ParagraphStyle) -> Paragraph:
+    from xml.sax.saxutils import escape
+
+    return Paragraph(escape(text).replace("\n", "<br/>"), style)
+
+
+def _table(rows: list[list], widths: list[float], header: bool = True) -> Table:
+    table = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
+    style = [
+        ("FONTNAME", (0, 0), (-1, -1), FONT),
+        ("FONTSIZE", (0, 0), (-1, -1), 8.5),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("ALIGN", (-3, 0), (-1, -1), "RIGHT"),
+        ("LINEBELOW", (0, -1), (-1, -1), 0.5, colors.grey),
+    ]
+    if header:
+        style += [
+            ("FONTNAME", (0, 0), (-1, 0), BOLD),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.92, 0.92, 0.92)),
+        ]
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _render(story: list, title: str, author: str) -> bytes:
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=title,
+        author=author,
+        subject=title,
+        invariant=True,  # same record, same bytes (no creation date or random id)
+    )
+    doc.build(story)
+    return buffer.getvalue()
+
+
+def _parties(facture: Facture, st: dict) -> Table:
+    e = facture.emetteur
+    seller = [e.get("nom", ""), e.get("adresse", "")]
+    if e.get("siret"):
+        seller.append(f"SIRET {e['siret']}")
+    if e.get("tva"):
+        seller.append(f"TVA intracommunautaire {e['tva']}")
+    buyer = [facture.client_nom, facture.client_adresse]
+    if facture.client_siret:
+        buyer.append(f"SIRET {facture.client_siret}")
+    if facture.client_tva:
+        buyer.append(f"TVA {facture.client_tva}")
+    rows = [
+        [
+            _p("\n".join(x for x in seller if x), st["base"]),
+            _p("Client\n" + "\n".join(x for x in buyer if x), st["base"]),
+        ]
+    ]
+    return Table(rows, colWidths=[95 * mm, 85 * mm])
+
+
+def facture_pdf(facture: Facture) -> bytes:
+    """The invoice as a PDF: every mention the rules ask for."""
+    st = _styles()
+    story: list = [
+        _p(f"Facture {facture.numero}", st["title"]),
+        _p(
+            f"Date : {facture.date:%d/%m/%Y}    Échéance : {facture.echeance:%d/%m/%Y}    "
+            f"Ordre de réparation n° {facture.reparation_id}",
+            st["base"],
+        ),
+        Spacer(1, 4 * mm),
+        _parties(facture, st),
+        Spacer(1, 3 * mm),
+        _p(
+            f"Véhicule : {facture.vehicule or '-'}    Immatriculation : "
+            f"{facture.immatriculation or '-'}    Kilométrage : {facture.kilometrage} km"
+            + (f"    VIN : {facture.vin}" if facture.vin else ""),
+            st["base"],
+        ),
+        _p("Pièces", st["h"]),
+    ]
+    lignes = list(facture.lignes.order_by("position"))
+    pieces = [lf for lf in lignes if lf.nature == "piece"]
+    mo = [lf for lf in lignes if lf.nature == "main_oeuvre"]
+    rows = [["Référence", "Désignation", "Origine", "Qté", "P.U. HT", "Montant HT"]]
+    rows += [
+        [
+            lf.reference,
+            _p(lf.designation, st["base"]),
+            lf.origine,
+            _num(lf.quantite),
+            euros(lf.prix_unitaire),
+            euros(lf.montant_ht),
+        ]
+        for lf in pieces
+    ]
+    story.append(_table(rows, [22 * mm, 65 * mm, 20 * mm, 15 * mm, 27 * mm, 31 * mm]))
+    story.append(_p("Main-d'œuvre", st["h"]))
+    rows = [["Désignation", "Décompte", "Heures", "Taux horaire HT", "Montant HT"]]
+    rows += [
+        [
+            _p(lf.designation, st["base"]),
+            lf.mode_calcul,
+            _num(lf.quantite),
+            euros(lf.prix_unitaire),
+            euros(lf.montant_ht),
+        ]
+        for lf in mo
+    ]
+    story.append(_table(rows, [72 * mm, 30 * mm, 20 * mm, 27 * mm, 31 * mm]))
+    story.append(Spacer(1, 3 * mm))
+    taux = f"{(facture.taux_tva * 100).normalize():f}".replace(".", ",")
+    totals = [
+        ["Total HT", euros(facture.total_ht)],
+        [f"TVA {taux} %", euros(facture.montant_tva)],
+        ["Total TTC", euros(facture.total_ttc)],
+    ]
+    t = Table(totals, colWidths=[40 * mm, 31 * mm], hAlign="RIGHT")
+    t.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, -1), FONT),
+                ("FONTNAME", (0, 2), (-1, 2), BOLD),
+                ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+                ("LINEABOVE", (0, 2), (-1, 2), 0.5, colors.black),
+            ]
+        )
+    )
+    story.append(t)
+    story.append(_p("Travaux refusés par le client", st["h"]))
+    if facture.travaux_refuses:
+        rows = [["Désignation", "Qté", "Montant HT"]]
+        rows += [
+            [
+                _p(str(item.get("designation", "")), st["base"]),
+                str(item.get("quantite", "")),
+                euros(Decimal(str(item.get("montant_ht", "0")))),
+            ]
+            for item in facture.travaux_refuses
+        ]
+        story.append(_table(rows, [110 * mm, 25 * mm, 45 * mm]))
+    else:
+        story.append(_p("Aucun.", st["base"]))
+    story.append(_p("Conditions de paiement", st["h"]))
+    story.append(
+        _p(f"Échéance : {facture.echeance:%d/%m/%Y}. {facture.conditions_paiement}", st["base"])
+    )
+    if facture.mentions:
+        story.append(_p(facture.mentions, st["base"]))
+    return _render(story, f"Facture {facture.numero}", facture.emetteur.get("nom", ""))
+
+
+def avoir_pdf(avoir: Avoir) -> bytes:
+    """The credit note as a PDF, naming the invoice it corrects."""
+    st = _styles()
+    f = avoir.facture
+    story: list = [
+        _p(f"Avoir {avoir.numero}", st["title"]),
+        _p(
+            f"Date : {avoir.date:%d/%m/%Y}    Facture corrigée : {f.numero} du {f.date:%d/%m/%Y}",
+            st["base"],
+        ),
+        Spacer(1, 4 * mm),
+        _parties(f, st),
+        Spacer(1, 3 * mm),
+        _p(f"Motif : {avoir.motif}", st["base"]),
+        Spacer(1, 3 * mm),
+    ]
+    rows = [["Désignation", "Qté", "P.U. HT", "Montant HT"]]
+    rows += [
+        [
+            _p(la.designation, st["base"]),
+            _num(la.quantite),
+            euros(la.prix_unitaire),
+            euros(la.montant_ht),
+        ]
+        for la in avoir.lignes.order_by("id")
+    ]
+    story.append(_table(rows, [100 * mm, 20 * mm, 30 * mm, 30 * mm]))
+    story.append(Spacer(1, 3 * mm))
+    for label, amount in (
+        ("Total HT", avoir.total_ht),
+        ("TVA", avoir.montant_tva),
+        ("Total TTC à déduire", avoir.total_ttc),
+    ):
+        story.append(_p(f"{label} : {euros(amount)}", st["base"]))
+    return _render(story, f"Avoir {avoir.numero}", f.emetteur.get("nom", ""))

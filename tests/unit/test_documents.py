@@ -1,0 +1,110 @@
+"""The invoice and credit note PDFs, read back; the Factur-X file, its XML extracted and
+validated by the factur-x library."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pytest
+from facturx import get_facturx_xml_from_pdf, xml_check_xsd
+from lxml import etree
+from pypdf import PdfReader
+
+from metier import services
+from metier.documents import avoir_pdf, facture_facturx, facture_pdf, facture_xml
+from tests.support.facturation import facture
+
+pytestmark = pytest.mark.django_db
+NS = {
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+}
+
+
+def _text(pdf: bytes) -> str:
+    reader = PdfReader(io.BytesIO(pdf))
+    # words as a reader sees them, whatever the line breaks
+    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+
+
+@pytest.fixture
+def garage(settings):
+    settings.GARAGE_NOM = "Garage du Centre"
+    settings.GARAGE_ADRESSE = "12 rue des Lilas, 69003 Lyon"
+    settings.GARAGE_SIRET = "12345678900011"
+    settings.GARAGE_TVA_INTRA = "FR32123456789"
+
+
+@pytest.mark.usefixtures("garage")
+def test_invoice_pdf_has_number_totals_and_mentions():
+    f = facture(professionnel=True, client_siret="98765432100017", kilometrage=43000)
+    text = _text(facture_pdf(f))
+    for expected in (
+        f"Facture {f.numero}",
+        "Garage du Centre",
+        "SIRET 12345678900011",
+        "FR32123456789",
+        "Mme Martin",
+        f.immatriculation,
+        "43000 km",
+        "Plaquettes AV",
+        "neuve",
+        "temps passé",
+        "60,00 €",  # hourly rate
+        "170,00 €",  # total HT
+        "34,00 €",  # VAT
+        "204,00 €",  # total TTC
+        f"{f.echeance:%d/%m/%Y}",
+        "indemnité forfaitaire",
+        "40,00 €",
+        "Travaux refusés",
+    ):
+        assert expected in text, expected
+
+
+def test_private_customer_pdf_has_no_business_mentions():
+    text = _text(facture_pdf(facture()))
+    assert "indemnité forfaitaire" not in text and "Total TTC" in text
+
+
+def test_same_invoice_same_pdf():
+    f = facture()
+    assert facture_pdf(f) == facture_pdf(f)
+
+
+def test_credit_note_pdf_names_its_invoice():
+    f = facture()
+    a = services.emettre_avoir(facture=f, motif="geste commercial")
+    text = _text(avoir_pdf(a))
+    assert f"Avoir {a.numero}" in text and f.numero in text and "204,00 €" in text
+
+
+@pytest.mark.usefixtures("garage")
+def test_facturx_embeds_valid_cii_xml():
+    f = facture(professionnel=True, client_siret="98765432100017")
+    pdf = facture_facturx(f)
+    assert "Facture" in _text(pdf)
+    filename, xml = get_facturx_xml_from_pdf(io.BytesIO(pdf), check_xsd=True)
+    assert filename == "factur-x.xml"
+    assert xml_check_xsd(xml, flavor="factur-x", level="en16931")
+    tree = etree.fromstring(xml)
+    assert tree.findtext("rsm:ExchangedDocument/ram:ID", namespaces=NS) == f.numero
+    total = tree.findtext(".//ram:GrandTotalAmount", namespaces=NS)
+    assert Decimal(total) == f.total_ttc == Decimal("204.00")
+    lines = tree.findall(".//ram:IncludedSupplyChainTradeLineItem", namespaces=NS)
+    assert len(lines) == 2
+    # PDF/A-3 identification in the XMP metadata, and the XML attached to the document
+    reader = PdfReader(io.BytesIO(pdf))
+    xmp = reader.xmp_metadata
+    assert xmp is not None and b"pdfaid" in reader.trailer["/Root"]["/Metadata"].get_data()
+    assert "/AF" in reader.trailer["/Root"]
+
+
+def test_bad_xml_is_refused_by_the_library():
+    from facturx import generate_from_binary
+
+    f = facture()
+    broken = facture_xml(f).replace(b"<ram:TypeCode>380</ram:TypeCode>", b"")
+    with pytest.raises(Exception, match="(?i)xsd|schema|valid"):
+        generate_from_binary(facture_pdf(f), broken, flavor="factur-x", level="en16931")
