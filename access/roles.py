@@ -40,6 +40,15 @@ ROLES: dict[str, tuple[str, ...]] = {
         "metier.view_demande",
         "metier.add_demande",  # request repairs (the intake)
         "metier.view_piece",  # to quote a repair
+        # Invoicing: issues invoices and records payments; reads credit notes (only an
+        # administrator issues them).
+        "metier.view_facture",
+        "metier.add_facture",
+        "metier.view_lignefacture",
+        "metier.view_paiement",
+        "metier.add_paiement",
+        "metier.view_avoir",
+        "metier.view_ligneavoir",
     ),
     MECANICIEN: (
         "metier.view_reparation",

@@ -9,15 +9,21 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from metier.models import (
+    Avoir,
     Client,
     Demande,
+    Facture,
+    LigneAvoir,
+    LigneFacture,
     LigneMainOeuvre,
     LignePiece,
+    Paiement,
     Piece,
     Reparation,
     Transition,
     Voiture,
 )
+from metier.services import statut_paiement
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "coerce_to_string": False, "read_only": True}
 
@@ -245,3 +251,213 @@ class IntakeSerializer(serializers.Serializer):
     duree = serializers.IntegerField(min_value=1, max_value=settings.GARAGE_MAX_DUREE)
     voiture = serializers.IntegerField(min_value=1, required=False)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+# --- invoicing ---------------------------------------------------------------------------
+AMOUNT = {"max_digits": 12, "decimal_places": 2, "coerce_to_string": False}
+
+
+class LigneFactureSerializer(serializers.ModelSerializer):
+    quantite = serializers.DecimalField(max_digits=10, decimal_places=2, coerce_to_string=False)
+    prix_unitaire = serializers.DecimalField(
+        max_digits=10, decimal_places=2, coerce_to_string=False
+    )
+    montant_ht = serializers.DecimalField(**AMOUNT)
+
+    class Meta:
+        model = LigneFacture
+        fields = [
+            "id",
+            "position",
+            "nature",
+            "designation",
+            "reference",
+            "origine",
+            "quantite",
+            "prix_unitaire",
+            "montant_ht",
+            "mode_calcul",
+        ]
+        read_only_fields = fields
+
+
+class FactureSerializer(serializers.ModelSerializer):
+    """An issued invoice, as issued, with what it received and what is still due."""
+
+    lignes = LigneFactureSerializer(many=True, read_only=True)
+    total_ht = serializers.DecimalField(**AMOUNT, read_only=True)
+    taux_tva = serializers.DecimalField(
+        max_digits=5, decimal_places=4, coerce_to_string=False, read_only=True
+    )
+    montant_tva = serializers.DecimalField(**AMOUNT, read_only=True)
+    total_ttc = serializers.DecimalField(**AMOUNT, read_only=True)
+    montant_recu = serializers.DecimalField(**AMOUNT, read_only=True)
+    montant_avoirs = serializers.DecimalField(**AMOUNT, read_only=True)
+    reste_du = serializers.DecimalField(**AMOUNT, read_only=True)
+    statut_paiement = serializers.SerializerMethodField()
+    age_jours = serializers.SerializerMethodField()
+    en_retard = serializers.SerializerMethodField()
+    pdf = serializers.SerializerMethodField()
+    facturx = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Facture
+        fields = [
+            "id",
+            "numero",
+            "reparation",
+            "date",
+            "emise_le",
+            "echeance",
+            "emetteur",
+            "client",
+            "client_nom",
+            "client_adresse",
+            "client_siret",
+            "client_tva",
+            "professionnel",
+            "immatriculation",
+            "vehicule",
+            "vin",
+            "kilometrage",
+            "lignes",
+            "total_ht",
+            "taux_tva",
+            "montant_tva",
+            "total_ttc",
+            "conditions_paiement",
+            "mentions",
+            "travaux_refuses",
+            "montant_recu",
+            "montant_avoirs",
+            "reste_du",
+            "statut_paiement",
+            "age_jours",
+            "en_retard",
+            "pdf",
+            "facturx",
+        ]
+        read_only_fields = fields
+
+    def get_statut_paiement(self, obj: Facture) -> str:
+        return statut_paiement(obj)
+
+    def get_age_jours(self, obj: Facture) -> int:
+        return (timezone.localdate() - obj.date).days
+
+    def get_en_retard(self, obj: Facture) -> bool:
+        return obj.reste_du > 0 and timezone.localdate() > obj.echeance
+
+    def get_pdf(self, obj: Facture) -> str:
+        return reverse("facture-pdf", args=[obj.pk], request=self.context.get("request"))
+
+    def get_facturx(self, obj: Facture) -> str:
+        return reverse("facture-facturx", args=[obj.pk], request=self.context.get("request"))
+
+
+class FactureEmissionSerializer(serializers.Serializer):
+    """`POST /api/facture/`: issue the invoice of a finished repair order."""
+
+    reparation = serializers.PrimaryKeyRelatedField(queryset=Reparation.objects.all())
+    professionnel = serializers.BooleanField(
+        required=False, default=False, help_text="business customer: late-payment mentions"
+    )
+    client_adresse = serializers.CharField(
+        max_length=300, required=False, allow_blank=True, default=""
+    )
+    client_siret = serializers.CharField(
+        max_length=20, required=False, allow_blank=True, default=""
+    )
+    client_tva = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    kilometrage = serializers.IntegerField(
+        min_value=0, max_value=10_000_000, required=False, help_text="mileage at the invoice"
+    )
+
+
+class LigneAvoirSerializer(serializers.ModelSerializer):
+    quantite = serializers.DecimalField(max_digits=10, decimal_places=2, coerce_to_string=False)
+    prix_unitaire = serializers.DecimalField(
+        max_digits=10, decimal_places=2, coerce_to_string=False
+    )
+    montant_ht = serializers.DecimalField(**AMOUNT)
+
+    class Meta:
+        model = LigneAvoir
+        fields = ["id", "ligne_facture", "designation", "quantite", "prix_unitaire", "montant_ht"]
+        read_only_fields = fields
+
+
+class AvoirSerializer(serializers.ModelSerializer):
+    lignes = LigneAvoirSerializer(many=True, read_only=True)
+    total_ht = serializers.DecimalField(**AMOUNT, read_only=True)
+    taux_tva = serializers.DecimalField(
+        max_digits=5, decimal_places=4, coerce_to_string=False, read_only=True
+    )
+    montant_tva = serializers.DecimalField(**AMOUNT, read_only=True)
+    total_ttc = serializers.DecimalField(**AMOUNT, read_only=True)
+    pdf = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Avoir
+        fields = [
+            "id",
+            "numero",
+            "facture",
+            "date",
+            "emis_le",
+            "motif",
+            "lignes",
+            "total_ht",
+            "taux_tva",
+            "montant_tva",
+            "total_ttc",
+            "pdf",
+        ]
+        read_only_fields = fields
+
+    def get_pdf(self, obj: Avoir) -> str:
+        return reverse("avoir-pdf", args=[obj.pk], request=self.context.get("request"))
+
+
+class LigneAvoirDemandeSerializer(serializers.Serializer):
+    ligne = serializers.IntegerField(min_value=1, help_text="id of the invoice line")
+    quantite = serializers.DecimalField(
+        max_digits=10, decimal_places=2, min_value=Decimal("0.01"), coerce_to_string=False
+    )
+
+
+class AvoirEmissionSerializer(serializers.Serializer):
+    """`POST /api/avoir/`: a credit note, in full (no `lignes`) or for some line quantities."""
+
+    facture = serializers.PrimaryKeyRelatedField(queryset=Facture.objects.all())
+    motif = serializers.CharField(max_length=500)
+    lignes = LigneAvoirDemandeSerializer(many=True, required=False, allow_empty=False)
+
+
+class PaiementSerializer(serializers.ModelSerializer):
+    """A payment of an invoice, or a deposit on a repair order before its invoice."""
+
+    facture = serializers.PrimaryKeyRelatedField(
+        queryset=Facture.objects.all(), required=False, allow_null=True
+    )
+    reparation = serializers.PrimaryKeyRelatedField(
+        queryset=Reparation.objects.all(), required=False
+    )
+    montant = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), coerce_to_string=False
+    )
+    reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+    class Meta:
+        model = Paiement
+        fields = [
+            "id",
+            "facture",
+            "reparation",
+            "acompte",
+            "montant",
+            "mode",
+            "reference",
+            "recu_le",
+        ]
+        read_only_fields = ["acompte", "recu_le"]

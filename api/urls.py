@@ -20,5 +20,8 @@ router.register("demande", views.DemandeViewSet, basename="demande")
 router.register("client", views.ClientViewSet, basename="client")
 router.register("ligne-piece", views.LignePieceViewSet, basename="ligne-piece")
 router.register("ligne-main-oeuvre", views.LigneMainOeuvreViewSet, basename="ligne-main-oeuvre")
+router.register("facture", views.FactureViewSet, basename="facture")
+router.register("avoir", views.AvoirViewSet, basename="avoir")
+router.register("paiement", views.PaiementViewSet, basename="paiement")
 
 urlpatterns = [path("", include(router.urls))]

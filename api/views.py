@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from django.db import connection
+from django.http import HttpResponse
 from django_filters import rest_framework as df
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import (
@@ -14,10 +18,11 @@ from rest_framework.decorators import (
     throttle_classes,
 )
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from metier import selectors, services
+from metier import documents, selectors, services
 from metier.models import Reparation, Voiture, normalise_immatriculation
 
 from . import serializers
@@ -180,9 +185,15 @@ def _transition_view(name: str):
     """The view of one lifecycle action, e.g. `POST /api/reparation/{id}/planifier/`."""
 
     def view(self, request: Request, pk: str | None = None) -> Response:
-        reparation = services.transition(
-            reparation=self.get_object(), action=name, par=_user(request)
-        )
+        if name == "facturer":
+            # Invoicing an order is issuing its invoice (which makes the transition).
+            reparation = services.emettre_facture(
+                reparation=self.get_object(), par=_user(request)
+            ).reparation
+        else:
+            reparation = services.transition(
+                reparation=self.get_object(), action=name, par=_user(request)
+            )
         return Response(self.get_serializer(selectors.reparations().get(pk=reparation.pk)).data)
 
     # DRF maps the HTTP method to the function's name: it must be the action's.
@@ -282,3 +293,162 @@ def health(request: Request) -> Response:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return Response({"status": "ok"}, status=status.HTTP_200_OK)
+
+
+# --- invoicing ---------------------------------------------------------------------------
+class PDFRenderer(BaseRenderer):
+    """Lets a client ask for `Accept: application/pdf`; the views return the bytes."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes):
+            return data
+        return json.dumps(data).encode()  # an error's body
+
+
+def _pdf(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+PDF = {
+    (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="the PDF"),
+    404: ERRORS[404],
+}
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=serializers.FactureEmissionSerializer,
+        responses={201: serializers.FactureSerializer, **ERRORS},
+        description="Issues the invoice of a finished (`terminee`) repair order: the number "
+        "is taken, the order moves to `facturee`. 409 if the order is not finished or "
+        "already invoiced.",
+    ),
+)
+class FactureViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Invoices: issued, never changed (no PUT, PATCH or DELETE; a credit note corrects)."""
+
+    queryset = selectors.factures()
+    serializer_class = serializers.FactureSerializer
+    filterset_fields = {
+        "reparation": ["exact"],
+        "client": ["exact"],
+        "numero": ["exact"],
+        "date": ["exact", "gte", "lte"],
+        "professionnel": ["exact"],
+    }
+    ordering_fields = ["id", "date", "total_ttc"]
+    action_permissions = {
+        "pdf": "metier.view_facture",
+        "facturx": "metier.view_facture",
+        "impayees": "metier.view_facture",
+    }
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        body = serializers.FactureEmissionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        facture = services.emettre_facture(**body.validated_data, par=_user(request))
+        data = self.get_serializer(selectors.factures().get(pk=facture.pk)).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=PDF)
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PDFRenderer])
+    def pdf(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """The invoice as PDF."""
+        facture = self.get_object()
+        return _pdf(documents.facture_pdf(facture), f"{facture.numero}.pdf")
+
+    @extend_schema(responses=PDF)
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PDFRenderer])
+    def facturx(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """The invoice as Factur-X: PDF/A-3 with its CII XML (EN 16931) embedded."""
+        facture = self.get_object()
+        return _pdf(documents.facture_facturx(facture), f"{facture.numero}-facturx.pdf")
+
+    @extend_schema(responses={200: serializers.FactureSerializer(many=True)})
+    @action(detail=False, methods=["get"])
+    def impayees(self, request: Request) -> Response:
+        """Receivables: invoices with something still due, oldest first (`age_jours`,
+        `en_retard`)."""
+        queryset = self.filter_queryset(selectors.factures_impayees())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=serializers.AvoirEmissionSerializer,
+        responses={201: serializers.AvoirSerializer, **ERRORS},
+        description="A credit note against an invoice: everything not yet credited when "
+        "`lignes` is omitted, else the given quantities of the given invoice lines.",
+    ),
+)
+class AvoirViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Credit notes: the only way to correct an invoice; never changed once issued."""
+
+    queryset = selectors.avoirs()
+    serializer_class = serializers.AvoirSerializer
+    filterset_fields = ["facture"]
+    ordering_fields = ["id", "date"]
+    action_permissions = {"pdf": "metier.view_avoir"}
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        body = serializers.AvoirEmissionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        if "lignes" in data:
+            data["lignes"] = [dict(item) for item in data["lignes"]]
+        avoir = services.emettre_avoir(**data, par=_user(request))
+        return Response(
+            self.get_serializer(selectors.avoirs().get(pk=avoir.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(responses=PDF)
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PDFRenderer])
+    def pdf(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """The credit note as PDF."""
+        avoir = self.get_object()
+        return _pdf(documents.avoir_pdf(avoir), f"{avoir.numero}.pdf")
+
+
+@extend_schema_view(
+    create=extend_schema(
+        responses={201: serializers.PaiementSerializer, **ERRORS},
+        description="Money received: for an invoice (`facture`), or a deposit on a repair "
+        "order before its invoice (`reparation`). An overpayment is a 400 on `montant`.",
+    ),
+)
+class PaiementViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Payments: recorded once, never changed (the journal chains them)."""
+
+    queryset = selectors.paiements()
+    serializer_class = serializers.PaiementSerializer
+    filterset_fields = ["facture", "reparation", "mode", "acompte"]
+    ordering_fields = ["id", "recu_le", "montant"]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.enregistrer_paiement(
+            **serializer.validated_data, par=_user(self.request)
+        )

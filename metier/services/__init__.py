@@ -81,12 +81,13 @@ __all__ = [
 
 # Invoicing (issue 11, part B).
 from .factures import emettre_avoir, emettre_facture, travaux_refuses
-from .paiements import enregistrer_paiement, reste_du
+from .paiements import enregistrer_paiement, reste_du, statut_paiement
 
 __all__ += [
     "emettre_avoir",
     "emettre_facture",
     "enregistrer_paiement",
     "reste_du",
+    "statut_paiement",
     "travaux_refuses",
 ]

@@ -96,3 +96,18 @@ def enregistrer_paiement(
     )
     journal.inscrire(type_=EcritureJournal.Type.PAIEMENT, obj=paiement)
     return paiement
+
+
+def statut_paiement(facture: Facture) -> str:
+    """`emise` → `partiellement_payee` → `payee`; `soldee_par_avoir` when credit notes
+    cancelled it before any payment. Uses the annotations of `selectors.factures()` when
+    present (no query), else computes them."""
+    recu_ = getattr(facture, "montant_recu", None)
+    if recu_ is None:
+        recu_ = recu(facture.reparation)
+    reste = getattr(facture, "reste_du", None)
+    if reste is None:
+        reste = reste_du(facture)
+    if reste <= 0:
+        return "payee" if recu_ > 0 else "soldee_par_avoir"
+    return "partiellement_payee" if recu_ > 0 else "emise"

@@ -8,9 +8,9 @@ its own transaction, so the next test finds them back.
 from __future__ import annotations
 
 import importlib
-from itertools import pairwise
 from decimal import Decimal
 from io import StringIO
+from itertools import pairwise
 
 import pytest
 from django.core.management import CommandError, call_command
