@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+
 import pytest
 from facturx import get_facturx_xml_from_pdf
 from pypdf import PdfReader
@@ -53,7 +54,7 @@ def test_invoice_to_paid_through_the_api(admin_api):
     assert body["numero"] in text and "204,00 €" in text
     r = admin_api.get(detail["facturx"])
     assert r.status_code == 200
-    name, xml = get_facturx_xml_from_pdf(io.BytesIO(r.content), check_xsd=True)
+    _, xml = get_facturx_xml_from_pdf(io.BytesIO(r.content), check_xsd=True)
     assert body["numero"].encode() in xml
 
 

@@ -15,7 +15,19 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from access import roles
-from metier.models import Client, Demande, LigneMainOeuvre, LignePiece, Piece, Reparation, Voiture
+from metier import services
+from metier.models import (
+    Avoir,
+    Client,
+    Demande,
+    Facture,
+    LigneMainOeuvre,
+    LignePiece,
+    Paiement,
+    Piece,
+    Reparation,
+    Voiture,
+)
 from metier.services import (
     create_client,
     create_piece,
@@ -25,6 +37,7 @@ from metier.services import (
 )
 from tests.support.accounts import make_account, token_client
 from tests.support.api_cases import SUPERUSER, APIViewTestCases
+from tests.support.facturation import facture, repair_terminee
 
 
 class TestPieceAPI(APIViewTestCases.ModelViewSet):
@@ -191,6 +204,71 @@ class TestPieceActions(APIViewTestCases.ActionChecks):
 
     def action_data(self, action):
         return {"quantite": 4} if action == "reception" else None
+
+
+# --- invoicing: the adviser issues invoices and takes payments; only an administrator
+# issues credit notes. Issued documents offer no update or delete at all (405).
+class TestFactureAPI(APIViewTestCases.CrudChecks):
+    model = Facture
+    basename = "facture"
+    operations = ("list", "retrieve", "create")
+    role_access = {"accueil": "cr", "administrateur": "cr"}
+
+    def make(self):
+        return facture()
+
+    def create_data(self):
+        return {"reparation": repair_terminee().pk}
+
+
+class TestAvoirAPI(APIViewTestCases.CrudChecks):
+    model = Avoir
+    basename = "avoir"
+    operations = ("list", "retrieve", "create")
+    role_access = {"accueil": "r", "administrateur": "cr"}
+
+    def make(self):
+        return services.emettre_avoir(facture=facture(), motif="erreur")
+
+    def create_data(self):
+        return {"facture": facture().pk, "motif": "erreur de saisie"}
+
+
+class TestPaiementAPI(APIViewTestCases.CrudChecks):
+    model = Paiement
+    basename = "paiement"
+    operations = ("list", "retrieve", "create")
+    role_access = {"accueil": "cr", "administrateur": "cr"}
+
+    def make(self):
+        return services.enregistrer_paiement(facture=facture(), montant="10", mode="carte")
+
+    def create_data(self):
+        return {"facture": facture().pk, "montant": 10, "mode": "especes"}
+
+
+class TestFactureActions(APIViewTestCases.ActionChecks):
+    model = Facture
+    basename = "facture"
+    custom_actions = {
+        "pdf": ("get", True, "metier.view_facture", ("accueil", "administrateur")),
+        "facturx": ("get", True, "metier.view_facture", ("accueil", "administrateur")),
+        "impayees": ("get", False, "metier.view_facture", ("accueil", "administrateur")),
+    }
+
+    def make(self):
+        return facture()
+
+
+class TestAvoirActions(APIViewTestCases.ActionChecks):
+    model = Avoir
+    basename = "avoir"
+    custom_actions = {
+        "pdf": ("get", True, "metier.view_avoir", ("accueil", "administrateur")),
+    }
+
+    def make(self):
+        return services.emettre_avoir(facture=facture(), motif="erreur")
 
 
 @pytest.mark.urls("tests.support.transition_urls")
