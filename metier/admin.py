@@ -1,15 +1,26 @@
 """The staff's admin. Every write goes through the domain functions, so the admin obeys the
 same rules as the API (validation, stock, transitions, history)."""
 
-from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from typing import Any
 
-from . import services
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from . import documents, selectors, services
 from .models import (
+    Avoir,
     Client,
     Demande,
+    EcritureJournal,
+    Facture,
+    LigneAvoir,
+    LigneFacture,
     LigneMainOeuvre,
     LignePiece,
+    Paiement,
     Piece,
     Reparation,
     Transition,
@@ -142,7 +153,10 @@ def _transition_action(name: str):
         done = 0
         for reparation in queryset.order_by("id"):
             try:
-                services.transition(reparation=reparation, action=name, par=request.user)
+                if name == "facturer":  # invoicing an order is issuing its invoice
+                    services.emettre_facture(reparation=reparation, par=request.user)
+                else:
+                    services.transition(reparation=reparation, action=name, par=request.user)
                 done += 1
             except services.Conflict as exc:
                 modeladmin.message_user(request, f"#{reparation.pk}: {exc}", messages.WARNING)
@@ -254,3 +268,155 @@ class DemandeAdmin(admin.ModelAdmin):
     @admin.display(description="réparation")
     def repair(self, obj: Demande):
         return getattr(obj, "reparation", None)
+
+
+# --- invoicing: issued documents are read-only here (the database refuses changes anyway) --
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class LigneFactureInline(ReadOnlyInline):
+    model = LigneFacture
+    fields = readonly_fields = [
+        "position",
+        "nature",
+        "reference",
+        "designation",
+        "origine",
+        "quantite",
+        "prix_unitaire",
+        "mode_calcul",
+        "montant_ht",
+    ]
+
+
+class DocumentAdmin(ReadOnlyAdmin):
+    """A read-only admin with PDF downloads at `<id>/<name>/` (view permission needed)."""
+
+    documents: dict[str, Any] = {}
+
+    def get_urls(self):
+        urls = [
+            path(
+                f"<int:object_id>/{name}/",
+                self.admin_site.admin_view(self._download(name)),
+                name=f"{self.opts.app_label}_{self.opts.model_name}_{name}",
+            )
+            for name in self.documents
+        ]
+        return urls + super().get_urls()
+
+    def _download(self, name: str):
+        def view(request, object_id: int):
+            if not self.has_view_permission(request):
+                raise PermissionDenied
+            obj = self.get_object(request, str(object_id))
+            if obj is None:
+                raise Http404("no such document")
+            content, suffix = self.documents[name](obj)
+            response = HttpResponse(content, content_type="application/pdf")
+            response["Content-Disposition"] = f'attachment; filename="{obj.numero}{suffix}.pdf"'
+            return response
+
+        return view
+
+    @admin.display(description="documents")
+    def telechargements(self, obj) -> str:
+        if obj is None or obj.pk is None:
+            return "-"
+        links = [
+            format_html(
+                '<a href="{}">{}</a>',
+                reverse(
+                    f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=[obj.pk]
+                ),
+                name.upper() if name == "pdf" else "Factur-X",
+            )
+            for name in self.documents
+        ]
+        return format_html_join(" · ", "{}", ((link,) for link in links))
+
+
+@admin.register(Facture)
+class FactureAdmin(DocumentAdmin):
+    list_display = [
+        "numero",
+        "date",
+        "client_nom",
+        "immatriculation",
+        "total_ttc",
+        "reste",
+        "statut",
+        "telechargements",
+    ]
+    search_fields = ["=numero", "client_nom", "immatriculation"]
+    list_filter = ["date", "professionnel"]
+    date_hierarchy = "date"
+    show_full_result_count = False
+    inlines = [LigneFactureInline]
+    readonly_fields = ["telechargements", "reste", "statut"] + [
+        f.name for f in Facture._meta.fields
+    ]
+    documents = {
+        "pdf": lambda f: (documents.facture_pdf(f), ""),
+        "facturx": lambda f: (documents.facture_facturx(f), "-facturx"),
+    }
+
+    def get_queryset(self, request):
+        return selectors.factures()
+
+    @admin.display(description="reste dû")
+    def reste(self, obj: Facture):
+        return obj.reste_du
+
+    @admin.display(description="paiement")
+    def statut(self, obj: Facture):
+        return services.statut_paiement(obj)
+
+
+class LigneAvoirInline(ReadOnlyInline):
+    model = LigneAvoir
+    fields = readonly_fields = ["designation", "quantite", "prix_unitaire", "montant_ht"]
+
+
+@admin.register(Avoir)
+class AvoirAdmin(DocumentAdmin):
+    list_display = ["numero", "date", "facture", "motif", "total_ttc", "telechargements"]
+    search_fields = ["=numero", "=facture__numero", "motif"]
+    list_filter = ["date"]
+    inlines = [LigneAvoirInline]
+    readonly_fields = ["telechargements"] + [f.name for f in Avoir._meta.fields]
+    documents = {"pdf": lambda a: (documents.avoir_pdf(a), "")}
+
+
+@admin.register(Paiement)
+class PaiementAdmin(ReadOnlyAdmin):
+    list_display = ["id", "recu_le", "reparation", "facture", "acompte", "mode", "montant"]
+    list_filter = ["mode", "acompte", "recu_le"]
+    search_fields = ["=facture__numero", "=reparation__id", "reference"]
+    readonly_fields = [f.name for f in Paiement._meta.fields]
+
+
+@admin.register(EcritureJournal)
+class EcritureJournalAdmin(ReadOnlyAdmin):
+    list_display = ["position", "le", "type", "objet_id", "hash"]
+    list_filter = ["type"]
+    readonly_fields = [f.name for f in EcritureJournal._meta.fields]

@@ -147,7 +147,8 @@ def emettre_facture(
         raise Conflict(f"this repair is already invoiced ({existing[0]})")
     if reparation.statut != S.TERMINEE:
         raise Conflict(
-            f"only a finished repair (terminee) can be invoiced; this one is {reparation.statut}"
+            f"cannot facturer a repair that is {reparation.statut} (only from terminee: "
+            f"an invoice is issued for finished work)"
         )
     voiture = reparation.voiture
     if kilometrage is not None:

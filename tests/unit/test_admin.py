@@ -99,3 +99,41 @@ def test_admin_transition_actions_follow_the_roles(client, order):
     client.force_login(mechanic)
     page = client.get(reverse("admin:metier_reparation_changelist")).content.decode()
     assert 'value="demarrer"' in page and 'value="facturer"' not in page
+
+
+# --- invoicing ---------------------------------------------------------------------------
+def test_facturer_action_issues_the_invoice_and_documents_download(staff):
+    from tests.support.facturation import repair_terminee
+
+    repair = repair_terminee()
+    url = reverse("admin:metier_reparation_changelist")
+    staff.post(url, {"action": "facturer", "_selected_action": [repair.pk]})
+    facture = repair.facture
+    page = staff.get(reverse("admin:metier_facture_change", args=[facture.pk])).content.decode()
+    assert facture.numero in page and "Factur-X" in page
+    assert 'name="_save"' not in page  # read-only: nothing to save
+    for name in ("pdf", "facturx"):
+        r = staff.get(reverse(f"admin:metier_facture_{name}", args=[facture.pk]))
+        assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    listing = staff.get(reverse("admin:metier_facture_changelist")).content.decode()
+    assert facture.numero in listing and "emise" in listing
+    assert staff.get(reverse("admin:metier_facture_delete", args=[facture.pk])).status_code == 403
+    avoir = services.emettre_avoir(facture=facture, motif="erreur")
+    r = staff.get(reverse("admin:metier_avoir_pdf", args=[avoir.pk]))
+    assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
+    for model in ("paiement", "ecriturejournal", "avoir"):
+        assert staff.get(reverse(f"admin:metier_{model}_changelist")).status_code == 200
+
+
+def test_invoice_pdf_in_the_admin_needs_the_view_permission(client):
+    from tests.support.accounts import make_account
+    from tests.support.facturation import facture
+
+    f = facture()
+    for role, expected in (("accueil", 200), ("magasinier", 403)):
+        user, _ = make_account(role, service=False)
+        user.is_staff = True
+        user.save()
+        client.force_login(user)
+        r = client.get(reverse("admin:metier_facture_pdf", args=[f.pk]))
+        assert r.status_code == expected, role

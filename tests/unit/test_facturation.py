@@ -66,7 +66,7 @@ def test_issue_refuses_bad_states_and_input():
     with pytest.raises(Conflict, match="already invoiced"):
         services.emettre_facture(reparation=repair)
     fresh = services.create_reparation(piece=services.create_piece(nom="X", prix="1"), duree=1)
-    with pytest.raises(Conflict, match="only a finished repair"):
+    with pytest.raises(Conflict, match="cannot facturer"):
         services.emettre_facture(reparation=fresh)
     # nothing half-written, and no number lost by the refusals
     assert Facture.objects.count() == 1
