@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import F
 
 from ..models import LigneMainOeuvre, LignePiece, Piece, Reparation, Transition, Voiture
-from .common import Conflict, save
+from .common import Conflict, delete, save
 
 S = Reparation.Statut
 CENT = Decimal("0.01")
@@ -273,7 +273,7 @@ def delete_reparation(*, reparation: Reparation) -> None:
     if reparation.statut not in (*EDITABLE, S.ANNULEE):
         raise Conflict(f"a repair that is {reparation.statut} is kept: cancel it instead")
     _release(reparation)
-    reparation.delete()
+    delete(reparation)  # an order holding a deposit (Paiement) is kept: 409
 
 
 @transaction.atomic

@@ -225,3 +225,12 @@ def test_receivables_list_oldest_first():
     a, b = facture(), facture()
     services.enregistrer_paiement(facture=b, montant=b.total_ttc, mode="carte")
     assert list(selectors.factures_impayees()) == [a]
+
+
+def test_an_order_holding_a_deposit_cannot_be_deleted():
+    piece = services.create_piece(nom="Filtre", prix="20")
+    repair = services.create_reparation(piece=piece, duree=1)
+    services.enregistrer_paiement(reparation=repair, montant="10", mode="especes")
+    with pytest.raises(Conflict, match="still used"):
+        services.delete_reparation(reparation=repair)
+    assert Reparation.objects.filter(pk=repair.pk).exists()
