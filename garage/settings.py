@@ -332,6 +332,19 @@ GARAGE_FORMAT_FACTURE = os.environ.get("GARAGE_FORMAT_FACTURE", "F{annee}-{numer
 GARAGE_FORMAT_AVOIR = os.environ.get("GARAGE_FORMAT_AVOIR", "A{annee}-{numero:06d}")
 # 1: each sequence starts again at 1 every year (the year is in the number); 0: never.
 GARAGE_NUMEROTATION_ANNUELLE = env_bool("GARAGE_NUMEROTATION_ANNUELLE", True)
+for _name, _format in (
+    ("GARAGE_FORMAT_FACTURE", GARAGE_FORMAT_FACTURE),
+    ("GARAGE_FORMAT_AVOIR", GARAGE_FORMAT_AVOIR),
+):
+    # A bad format must stop the start-up, not an invoice's issue.
+    try:
+        _one, _two = _format.format(annee=2026, numero=1), _format.format(annee=2026, numero=2)
+    except (KeyError, IndexError, ValueError) as _exc:
+        raise ImproperlyConfigured(f"{_name}: {_format!r} is not a valid format") from _exc
+    if _one == _two or ("{annee" not in _format and GARAGE_NUMEROTATION_ANNUELLE):
+        raise ImproperlyConfigured(
+            f"{_name} must contain {{numero}} (and {{annee}} when numbering restarts yearly)"
+        )
 
 LOGGING = {
     "version": 1,

@@ -163,12 +163,12 @@ def emettre_facture(
 
     transition(reparation=reparation, action="facturer", par=par)
     # From here on nothing may fail for the customer's input: the number is taken last.
-    _, numero = prendre_numero(sequence="facture", format_=settings.GARAGE_FORMAT_FACTURE)
-    maintenant = timezone.now()
+    numero = prendre_numero(sequence="facture", format_=settings.GARAGE_FORMAT_FACTURE)
+    maintenant = numero.le
     jour = timezone.localdate(maintenant)
     facture = save(
         Facture(
-            numero=numero,
+            numero=numero.texte,
             reparation=reparation,
             emise_le=maintenant,
             date=jour,
@@ -301,11 +301,11 @@ def emettre_avoir(
     if ht <= 0:
         raise ValidationError({"lignes": ["the credit note would be of 0 €"]})
 
-    _, numero = prendre_numero(sequence="avoir", format_=settings.GARAGE_FORMAT_AVOIR)
-    maintenant = timezone.now()
+    numero = prendre_numero(sequence="avoir", format_=settings.GARAGE_FORMAT_AVOIR)
+    maintenant = numero.le
     avoir = save(
         Avoir(
-            numero=numero,
+            numero=numero.texte,
             facture=facture,
             emis_le=maintenant,
             date=timezone.localdate(maintenant),

@@ -9,6 +9,9 @@ and before writing the document.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -23,22 +26,38 @@ def _formatted(format_: str, annee: int, numero: int, sequence: str) -> str:
         raise ValueError(f"bad number format for {sequence!r}: {format_!r}") from exc
 
 
-def prendre_numero(*, sequence: str, format_: str, annee: int | None = None) -> tuple[int, str]:
-    """The next number of `sequence`: (the integer, the formatted number).
+@dataclass(frozen=True)
+class Numero:
+    valeur: int  # the integer of the sequence
+    texte: str  # formatted, e.g. F2026-000123
+    le: datetime  # the issue time: read once the counter is locked, so numbers follow time
 
-    `annee` is the document's year (today, local time, by default); the counter restarts
-    each year when GARAGE_NUMEROTATION_ANNUELLE is on, otherwise one counter runs for ever.
-    Must run inside the issuing transaction (it holds the counter's lock until commit).
-    """
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("prendre_numero must run inside the issuing transaction")
-    annee = annee if annee is not None else timezone.localdate().year
-    cle = annee if settings.GARAGE_NUMEROTATION_ANNUELLE else 0
+
+def _lock(sequence: str, cle: int) -> Compteur:
     # The row is created once, race-free (INSERT ... ON CONFLICT DO NOTHING), then locked.
     Compteur.objects.bulk_create(
         [Compteur(sequence=sequence, annee=cle, dernier=0)], ignore_conflicts=True
     )
-    compteur = Compteur.objects.select_for_update().get(sequence=sequence, annee=cle)
+    return Compteur.objects.select_for_update().get(sequence=sequence, annee=cle)
+
+
+def prendre_numero(*, sequence: str, format_: str) -> Numero:
+    """The next number of `sequence`, and the issue time that goes with it.
+
+    The counter restarts each year (local time) when GARAGE_NUMEROTATION_ANNUELLE is on,
+    otherwise one counter runs for ever. Must run inside the issuing transaction (it holds
+    the counter's lock until commit).
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("prendre_numero must run inside the issuing transaction")
+    yearly = settings.GARAGE_NUMEROTATION_ANNUELLE
+    annee = timezone.localdate().year
+    while True:
+        compteur = _lock(sequence, annee if yearly else 0)
+        le = timezone.now()
+        if not yearly or timezone.localdate(le).year == annee:
+            break
+        annee = timezone.localdate(le).year  # the year turned while waiting for the lock
     compteur.dernier += 1
     compteur.save(update_fields=["dernier"])
-    return compteur.dernier, _formatted(format_, annee, compteur.dernier, sequence)
+    return Numero(compteur.dernier, _formatted(format_, annee, compteur.dernier, sequence), le)

@@ -234,3 +234,24 @@ def test_an_order_holding_a_deposit_cannot_be_deleted():
     with pytest.raises(Conflict, match="still used"):
         services.delete_reparation(reparation=repair)
     assert Reparation.objects.filter(pk=repair.pk).exists()
+
+
+def test_the_year_turning_while_waiting_for_the_lock_numbers_in_the_new_year(monkeypatch):
+    """The counter's year is the issue time's year, read once the counter is locked."""
+    from datetime import UTC, datetime
+
+    from django.utils import timezone
+
+    from metier.services import numerotation
+
+    times = iter(
+        [
+            datetime(2026, 12, 31, 22, 59, 59, 999000, tzinfo=UTC),  # before the lock: 2026
+            datetime(2026, 12, 31, 23, 0, 0, 1000, tzinfo=UTC),  # after it: 2027 in Paris
+            datetime(2026, 12, 31, 23, 0, 0, 2000, tzinfo=UTC),
+        ]
+    )
+    monkeypatch.setattr(timezone, "now", lambda: next(times))
+    with transaction.atomic():
+        numero = numerotation.prendre_numero(sequence="essai", format_="E{annee}-{numero}")
+    assert numero.texte == "E2027-1" and timezone.localdate(numero.le).year == 2027
