@@ -8,7 +8,7 @@ import pytest
 from facturx import get_facturx_xml_from_pdf
 from pypdf import PdfReader
 
-from metier.models import Facture, Paiement, Reparation
+from metier.models import Avoir, Facture, Paiement, Reparation
 from tests.support.facturation import repair_terminee
 
 pytestmark = pytest.mark.django_db
@@ -106,31 +106,36 @@ def test_deposit_on_the_order_then_invoice(admin_api):
     assert body["reste_du"] == 154.0 and body["statut_paiement"] == "partiellement_payee"
 
 
+F, R = "<facture>", "<reparation>"  # replaced by the ids of the test's invoice and order
+
+
 @pytest.mark.parametrize(
     ("path", "data", "field"),
     [
         ("/api/facture/", {}, "reparation"),
-        ("/api/facture/", {"reparation": 99999}, "reparation"),
+        ("/api/facture/", {"reparation": 99999999}, "reparation"),
         ("/api/facture/", {"reparation": "x"}, "reparation"),
-        ("/api/facture/", {"reparation": 1, "client_siret": "12"}, "client_siret"),
-        ("/api/facture/", {"reparation": 1, "kilometrage": -1}, "kilometrage"),
+        ("/api/facture/", {"reparation": R, "client_siret": "12"}, "client_siret"),
+        ("/api/facture/", {"reparation": R, "kilometrage": -1}, "kilometrage"),
         ("/api/paiement/", {"montant": 10, "mode": "carte"}, "facture"),
-        ("/api/paiement/", {"facture": 1, "montant": 0, "mode": "carte"}, "montant"),
-        ("/api/paiement/", {"facture": 1, "montant": 10, "mode": "bitcoin"}, "mode"),
-        ("/api/paiement/", {"facture": 1, "montant": "1e400", "mode": "carte"}, "montant"),
-        ("/api/avoir/", {"facture": 1}, "motif"),
-        ("/api/avoir/", {"facture": 1, "motif": "x", "lignes": []}, "lignes"),
-        ("/api/avoir/", {"facture": 1, "motif": "x", "lignes": [{"ligne": 1}]}, "lignes"),
+        ("/api/paiement/", {"facture": F, "montant": 0, "mode": "carte"}, "montant"),
+        ("/api/paiement/", {"facture": F, "montant": 10, "mode": "bitcoin"}, "mode"),
+        ("/api/paiement/", {"facture": F, "montant": "1e400", "mode": "carte"}, "montant"),
+        ("/api/avoir/", {"facture": F}, "motif"),
+        ("/api/avoir/", {"facture": F, "motif": "x", "lignes": []}, "lignes"),
+        ("/api/avoir/", {"facture": F, "motif": "x", "lignes": [{"ligne": 1}]}, "lignes"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(admin_api, path, data, field):
     repair = repair_terminee()
     fid = admin_api.post("/api/facture/", {"reparation": repair.pk}, format="json").json()["id"]
-    assert fid == 1
+    data = {
+        k: {F: fid, R: repair.pk}.get(v, v) if isinstance(v, str) else v for k, v in data.items()
+    }
     r = admin_api.post(path, data, format="json")
     assert r.status_code == 400, r.content
     assert field in r.json(), r.json()
-    assert Paiement.objects.count() == 0
+    assert Paiement.objects.count() == 0 and Avoir.objects.count() == 0
 
 
 def test_issued_documents_cannot_be_changed_through_the_api(admin_api):
