@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "metier",
     "api",
     "intake",
+    "pipeline",
 ]
 
 MIDDLEWARE = [

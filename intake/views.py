@@ -21,8 +21,7 @@ from access.permissions import requires
 from access.throttling import IntakeThrottle
 from api.serializers import DemandeSerializer, IntakeSerializer
 from metier.services import accept_demande
-
-from .outbox import publish_on_commit
+from pipeline.outbox import publish_on_commit
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Token only, never the session: the GET intake changes state, and a browser's cookie must

@@ -3,7 +3,7 @@ arguments; the API, the intake, the worker, the admin and the commands all call 
 
 - `catalogue`: parts, clients, cars;
 - `reparations`: repair orders, their lines and money, their lifecycle, stock;
-- `demandes`: repair requests, from the intake to the worker's batches.
+- `demandes`: repair requests as the intake records them.
 """
 
 from .catalogue import (
@@ -18,16 +18,7 @@ from .catalogue import (
     update_voiture,
 )
 from .common import Conflict, NotFound
-from .demandes import (
-    RepairRequest,
-    Result,
-    accept_demande,
-    mark_published,
-    mark_republished,
-    process_demandes,
-    reopen_demandes,
-    validate_duree,
-)
+from .demandes import accept_demande, validate_duree
 from .reparations import (
     ACTIONS,
     add_ligne_main_oeuvre,
@@ -48,8 +39,6 @@ __all__ = [
     "ACTIONS",
     "Conflict",
     "NotFound",
-    "RepairRequest",
-    "Result",
     "accept_demande",
     "add_ligne_main_oeuvre",
     "add_ligne_piece",
@@ -63,11 +52,7 @@ __all__ = [
     "delete_piece",
     "delete_reparation",
     "delete_voiture",
-    "mark_published",
-    "mark_republished",
-    "process_demandes",
     "receive_stock",
-    "reopen_demandes",
     "totals",
     "transition",
     "update_client",

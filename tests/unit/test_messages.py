@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from intake import messages
+from pipeline import messages
 
 
 @pytest.mark.parametrize(
@@ -112,9 +112,9 @@ def test_a_message_the_database_would_refuse_is_rejected_first():
 @pytest.mark.django_db
 def test_one_bad_message_does_not_hold_back_its_batch(monkeypatch, piece):
     """A failure that is not transient is narrowed down to the message that causes it."""
-    from intake import worker
     from messaging.consumer import ACK, Delivery, Retry
     from metier.models import Reparation
+    from pipeline import handler as worker
 
     real = worker.process_demandes
 

@@ -7,9 +7,9 @@ import logging
 from django.db import InterfaceError, OperationalError, connection
 
 from messaging.consumer import ACK, DeadLetter, Delivery, Outcome, Retry, TransientError
-from metier.services import process_demandes
 
 from . import messages
+from .demandes import process_demandes
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ import uuid
 from django.conf import settings
 
 from metier.models import Demande
-from metier.services import RepairRequest
+
+from .demandes import RepairRequest
 
 # Keys that are not UUIDs (another program's ids) map to stable UUIDs in this namespace.
 FOREIGN_ID_NAMESPACE = uuid.UUID("6f1c7a52-3d0e-4b8e-9a57-0c2b8f5e7d41")

@@ -5,9 +5,9 @@ import threading
 
 from django.core.management.base import BaseCommand
 
-from intake.outbox import run_relay
-from intake.worker import handle_batch
 from messaging.consumer import Consumer
+from pipeline.handler import handle_batch
+from pipeline.outbox import run_relay
 
 log = logging.getLogger(__name__)
 
