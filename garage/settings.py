@@ -280,6 +280,9 @@ GARAGE_DELIVERY_LIMIT = env_int("GARAGE_DELIVERY_LIMIT", 20)  # quorum queues on
 GARAGE_PREFETCH = env_int("GARAGE_PREFETCH", 1000)
 GARAGE_BATCH_SIZE = env_int("GARAGE_BATCH_SIZE", 500)
 GARAGE_BATCH_WAIT_MS = env_int("GARAGE_BATCH_WAIT_MS", 5)
+# The worker's batch handler, a dotted path: deliveries in, one outcome each out. Only the
+# fault-injection suite changes it (to wrap the real one); production keeps the default.
+GARAGE_BATCH_HANDLER = os.environ.get("GARAGE_BATCH_HANDLER", "pipeline.handler.handle_batch")
 GARAGE_RETRY_LIMIT = env_int("GARAGE_RETRY_LIMIT", 8)
 GARAGE_RETRY_BASE_MS = env_int("GARAGE_RETRY_BASE_MS", 1000)
 GARAGE_RELAY_INTERVAL = env_float("GARAGE_RELAY_INTERVAL", 1.0)

@@ -16,7 +16,6 @@ broker redelivers it and the handler is idempotent.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import signal
 import threading
@@ -34,11 +33,6 @@ from .config import topology as load_topology
 from .publisher import Backoff
 
 log = logging.getLogger(__name__)
-
-# Fault injection, for the fault-injection suite only: the probability that the process
-# kills itself after a batch is committed and before it is acked, the window where
-# redeliveries come from. Zero (off) unless the environment sets it.
-DIE_BEFORE_ACK = float(os.environ.get("GARAGE_FAULT_DIE_BEFORE_ACK") or 0)
 
 ATTEMPT_HEADER = "x-garage-attempt"
 REASON_HEADER = "x-garage-reason"
@@ -218,8 +212,6 @@ class Consumer:
                 self._retry(channel, delivery, outcome.reason)
             elif isinstance(outcome, DeadLetter):
                 self._dead_letter(channel, delivery, outcome.reason)
-        if DIE_BEFORE_ACK and random.random() < DIE_BEFORE_ACK:
-            os.kill(os.getpid(), signal.SIGKILL)
         # Everything is committed or republished (confirmed): one ack for the whole batch.
         channel.basic_ack(batch[-1].delivery_tag, multiple=True)
         self.stats["acked"] += len(batch)
