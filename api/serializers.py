@@ -3,11 +3,11 @@
 from datetime import datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from metier import limits
 from metier.models import (
     Client,
     Demande,
@@ -27,11 +27,14 @@ class PieceSerializer(serializers.ModelSerializer):
         max_digits=10,
         decimal_places=2,
         min_value=Decimal("0"),
-        max_value=settings.GARAGE_MAX_PRIX,
+        max_value=limits.PRIX_MAX,
         coerce_to_string=False,
     )
     stock = serializers.IntegerField(
-        min_value=0, max_value=1_000_000, required=False, help_text="initial stock (create only)"
+        min_value=0,
+        max_value=limits.QUANTITE_STOCK_MAX,
+        required=False,
+        help_text="initial stock (create only)",
     )
     disponible = serializers.IntegerField(read_only=True, help_text="stock - reserve")
 
@@ -48,7 +51,7 @@ class PieceSerializer(serializers.ModelSerializer):
 
 
 class ReceptionSerializer(serializers.Serializer):
-    quantite = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    quantite = serializers.IntegerField(min_value=1, max_value=limits.QUANTITE_STOCK_MAX)
 
 
 class ClientSerializer(serializers.ModelSerializer):
@@ -105,8 +108,8 @@ class LigneMainOeuvreSerializer(LineSerializer):
     heures = serializers.DecimalField(
         max_digits=6,
         decimal_places=2,
-        min_value=Decimal("0.25"),
-        max_value=settings.GARAGE_MAX_DUREE,
+        min_value=limits.HEURES_MIN,
+        max_value=limits.DUREE_MAX,
         coerce_to_string=False,
     )
     taux_horaire = serializers.DecimalField(
@@ -137,8 +140,10 @@ class TransitionSerializer(serializers.ModelSerializer):
 
 
 class ReparationSerializer(serializers.ModelSerializer):
-    duree = serializers.IntegerField(min_value=1, max_value=settings.GARAGE_MAX_DUREE)
-    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    duree = serializers.IntegerField(min_value=limits.DUREE_MIN, max_value=limits.DUREE_MAX)
+    description = serializers.CharField(
+        max_length=limits.DESCRIPTION_MAX, required=False, allow_blank=True
+    )
     demande = serializers.UUIDField(source="demande_id", read_only=True, allow_null=True)
     lignes_pieces = LignePieceSerializer(many=True, read_only=True)
     lignes_main_oeuvre = LigneMainOeuvreSerializer(many=True, read_only=True)
@@ -241,7 +246,9 @@ class IntakeSerializer(serializers.Serializer):
     """The body of `POST /reparation/`: the seed's `{"piece": 1, "duree": 5}`, and optionally
     the car and the customer's complaint."""
 
-    piece = serializers.IntegerField(min_value=1)
-    duree = serializers.IntegerField(min_value=1, max_value=settings.GARAGE_MAX_DUREE)
-    voiture = serializers.IntegerField(min_value=1, required=False)
-    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    piece = serializers.IntegerField(min_value=limits.ID_MIN)
+    duree = serializers.IntegerField(min_value=limits.DUREE_MIN, max_value=limits.DUREE_MAX)
+    voiture = serializers.IntegerField(min_value=limits.ID_MIN, required=False)
+    description = serializers.CharField(
+        max_length=limits.DESCRIPTION_MAX, required=False, allow_blank=True
+    )

@@ -295,10 +295,7 @@ GARAGE_CONNECT_TIMEOUT = env_float("GARAGE_CONNECT_TIMEOUT", 2.0)
 GARAGE_HEARTBEAT = env_int("GARAGE_HEARTBEAT", 30)
 GARAGE_MAX_MESSAGE_BYTES = env_int("GARAGE_MAX_MESSAGE_BYTES", 16 * 1024)
 
-# --- Domain bounds ---
-# Hours. A constant, not a setting: the database check constraint is built from it.
-GARAGE_MAX_DUREE = 1000
-GARAGE_MAX_PRIX = Decimal("99999999.99")
+# The domain's bounds (duree, description, ids, prices) are constants in metier/limits.py.
 
 
 def env_decimal(name: str, default: str) -> Decimal:

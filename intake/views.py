@@ -3,7 +3,6 @@ commit, off the request thread (see outbox.py), so RabbitMQ never holds up an an
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import (
@@ -20,6 +19,7 @@ from access.authentication import TokenAuthentication
 from access.permissions import requires
 from access.throttling import IntakeThrottle
 from api.serializers import DemandeSerializer, IntakeSerializer
+from metier import limits
 from metier.services import accept_demande
 from pipeline.outbox import publish_on_commit
 
@@ -64,10 +64,10 @@ def _whole(name: str, raw: str) -> int:
 
 GET_PARAMS = [
     IDEMPOTENCY_PARAM,
-    OpenApiParameter("piece", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH),
+    OpenApiParameter("piece", {"type": "integer", "minimum": limits.ID_MIN}, OpenApiParameter.PATH),
     OpenApiParameter(
         "duree",
-        {"type": "integer", "minimum": 1, "maximum": settings.GARAGE_MAX_DUREE},
+        {"type": "integer", "minimum": limits.DUREE_MIN, "maximum": limits.DUREE_MAX},
         OpenApiParameter.PATH,
         description="hours",
     ),

@@ -16,6 +16,7 @@ from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from metier.limits import DESCRIPTION_MAX
 from metier.models import (
     Demande,
     LigneMainOeuvre,
@@ -25,7 +26,7 @@ from metier.models import (
     Transition,
     Voiture,
 )
-from metier.services.demandes import DESCRIPTION_MAX, validate_duree
+from metier.services.demandes import validate_duree
 from metier.services.reparations import describe, lock_pieces, totals
 
 S = Reparation.Statut

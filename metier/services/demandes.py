@@ -4,27 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from .. import limits
 from ..models import Demande, Piece, Voiture
 from .common import Conflict, NotFound
 
-
 # --- Demandes (repair requests) ---------------------------------------------------------
+DUREE_BOUNDS = f"must be between {limits.DUREE_MIN} and {limits.DUREE_MAX} hours"
+
+
 def validate_duree(duree: Any) -> int:
     """The duration of a request: a whole number of hours within bounds."""
     if isinstance(duree, bool) or not isinstance(duree, int):
         raise ValidationError({"duree": ["must be a whole number of hours"]})
-    if not 1 <= duree <= settings.GARAGE_MAX_DUREE:
-        raise ValidationError(
-            {"duree": [f"must be between 1 and {settings.GARAGE_MAX_DUREE} hours"]}
-        )
+    if not limits.DUREE_MIN <= duree <= limits.DUREE_MAX:
+        raise ValidationError({"duree": [DUREE_BOUNDS]})
     return duree
-
-
-DESCRIPTION_MAX = 2000
 
 
 def accept_demande(
@@ -41,8 +38,8 @@ def accept_demande(
     (created=False); for a different request, raises Conflict.
     """
     validate_duree(duree)
-    if len(description) > DESCRIPTION_MAX:
-        raise ValidationError({"description": [f"at most {DESCRIPTION_MAX} characters"]})
+    if len(description) > limits.DESCRIPTION_MAX:
+        raise ValidationError({"description": [f"at most {limits.DESCRIPTION_MAX} characters"]})
     if not Piece.objects.filter(pk=piece).exists():
         raise NotFound("piece", f"no part with id {piece}")
     if voiture is not None and not Voiture.objects.filter(pk=voiture).exists():

@@ -27,6 +27,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 
+from .. import limits
 from ..models import LigneMainOeuvre, LignePiece, Piece, Reparation, Transition, Voiture
 from .common import Conflict, save
 
@@ -399,9 +400,11 @@ def receive_stock(*, piece: Piece, quantite: int, par: Any = None) -> Piece:
     if (
         isinstance(quantite, bool)
         or not isinstance(quantite, int)
-        or not 1 <= quantite <= 1_000_000
+        or not 1 <= quantite <= limits.QUANTITE_STOCK_MAX
     ):
-        raise ValidationError({"quantite": ["must be a whole number from 1 to 1000000"]})
+        raise ValidationError(
+            {"quantite": [f"must be a whole number from 1 to {limits.QUANTITE_STOCK_MAX}"]}
+        )
     waiting_ids = set(
         LignePiece.objects.filter(piece=piece, reparation__statut=S.EN_ATTENTE_PIECES).values_list(
             "reparation_id", flat=True
