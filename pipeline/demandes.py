@@ -6,10 +6,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Case, F, Value, When
@@ -19,15 +16,12 @@ from django.utils import timezone
 from metier.limits import DESCRIPTION_MAX
 from metier.models import (
     Demande,
-    LigneMainOeuvre,
-    LignePiece,
     Piece,
     Reparation,
-    Transition,
     Voiture,
 )
 from metier.services.demandes import validate_duree
-from metier.services.reparations import describe, lock_pieces, totals
+from metier.services.reparations import NouvelOrdre, lock_pieces, make_orders
 
 S = Reparation.Statut
 
@@ -79,9 +73,15 @@ class RepairRequest:
 
 @dataclass(frozen=True)
 class Result:
-    status: str  # "done", "duplicate" or "rejected"
+    """What became of one request of a batch, in the model's words: `statut` is the
+    request's final state (`traitee` or `rejetee`, with its `motif`). A `doublon` was decided
+    before (an earlier delivery, or the same message twice in the batch): nothing was done
+    this time, and `statut` repeats that first outcome."""
+
+    statut: str
     reparation_id: int | None = None
-    reason: str = ""
+    motif: str = ""
+    doublon: bool = False
 
 
 def _refusal(r: RepairRequest, pieces: dict[int, Piece], voitures: set[int]) -> str | None:
@@ -101,11 +101,12 @@ def _refusal(r: RepairRequest, pieces: dict[int, Piece], voitures: set[int]) -> 
 
 @transaction.atomic
 def process_demandes(*, requests: list[RepairRequest]) -> list[Result]:
-    """Turns a batch of requests into repairs, in one transaction.
+    """Turns a batch of requests into planned repair orders, in one transaction.
 
-    Idempotent: a request whose key is already done or rejected is reported as a duplicate
+    Idempotent: a request whose key is already done or rejected is reported as a `doublon`
     and creates nothing. Requests with a key are locked (in key order, so that two
-    consumers cannot deadlock) before they are decided on.
+    consumers cannot deadlock) before they are decided on. The orders themselves are made
+    by the domain's `make_orders`, the same function the API's `create_reparation` uses.
     """
     now = timezone.now()
     keyed = {r.key: r for r in requests if r.key is not None}
@@ -139,35 +140,50 @@ def process_demandes(*, requests: list[RepairRequest]) -> list[Result]:
     wanted_cars = {r.voiture for r in valid if r.voiture is not None}
     voitures = set(Voiture.objects.filter(pk__in=wanted_cars).values_list("pk", flat=True))
 
-    results: list[Result | None] = []
-    to_create: list[tuple[int, Reparation, RepairRequest]] = []
-    seen: set[uuid.UUID] = set()
+    results: list[Result | None] = [None] * len(requests)
+    first: dict[uuid.UUID, int] = {}  # key -> index of its first occurrence in the batch
+    repeats: list[tuple[int, int]] = []
+    to_make: list[tuple[int, NouvelOrdre]] = []
     for i, r in enumerate(requests):
         demande = demandes.get(r.key) if r.key is not None else None
-        if r.key is not None and (r.key in seen or demande.statut in Demande.FINAL):
-            results.append(Result("duplicate", reason=demande.motif))
+        if r.key in first:
+            repeats.append((i, first[r.key]))
+            continue
+        if demande is not None and demande.statut in Demande.FINAL:
+            results[i] = Result(demande.statut, motif=demande.motif, doublon=True)
             continue
         if r.key is not None:
-            seen.add(r.key)
+            first[r.key] = i
         reason = r.invalid or _refusal(r, pieces, voitures)
         if reason:
-            results.append(Result("rejected", reason=reason))
+            results[i] = Result(Demande.Statut.REJETEE, motif=reason)
             continue
-        results.append(None)
-        to_create.append((i, _planned_order(r, pieces, demande), r))
+        ordre = NouvelOrdre(
+            piece=pieces[r.piece],
+            duree=r.duree,
+            voiture_id=r.voiture,
+            description=r.description,
+            demande_id=r.key if demande is not None else None,
+            motif=f"demande {r.key}" if r.key else "",
+        )
+        to_make.append((i, ordre))
 
-    _create_orders(to_create, pieces, now)
-    for i, rep, _r in to_create:
-        results[i] = Result("done", rep.pk)
+    made = make_orders(ordres=[o for _, o in to_make], pieces=pieces)
+    for (i, _o), rep in zip(to_make, made, strict=True):
+        results[i] = Result(Demande.Statut.TRAITEE, rep.pk)
+    for i, j in repeats:
+        results[i] = Result(results[j].statut, motif=results[j].motif, doublon=True)
 
     # The requests' new states: set-based updates, not one statement per row.
-    done = [
-        r.key for r, res in zip(requests, results, strict=True) if r.key and res.status == "done"
-    ]
+    done: list[uuid.UUID] = []
     rejected: dict[str, list[uuid.UUID]] = defaultdict(list)
     for r, res in zip(requests, results, strict=True):
-        if r.key is not None and res.status == "rejected":
-            rejected[res.reason[:500]].append(r.key)
+        if r.key is None or res.doublon:
+            continue
+        if res.statut == Demande.Statut.TRAITEE:
+            done.append(r.key)
+        else:
+            rejected[res.motif[:500]].append(r.key)
     final = {"traitee_le": now, "publiee_le": Coalesce("publiee_le", Value(now))}
     if done:
         Demande.objects.filter(id__in=done).update(statut=Demande.Statut.TRAITEE, **final)
@@ -182,85 +198,6 @@ def _lock_demandes(keyed: dict[uuid.UUID, RepairRequest]) -> dict[uuid.UUID, Dem
     """Locks the requests' rows in id order (the order every writer uses)."""
     rows = Demande.objects.select_for_update().filter(id__in=keyed).order_by("id")
     return {d.id: d for d in rows.only("id", "statut", "motif")}
-
-
-def _planned_order(
-    r: RepairRequest, pieces: dict[int, Piece], demande: Demande | None
-) -> Reparation:
-    """The repair order for a request, planned against the (locked) stock in memory: the
-    worker's asynchronous step checks the part, reserves it, prices the lines and gives the
-    order its first status."""
-    piece = pieces[r.piece]
-    taux_tva = settings.GARAGE_TAUX_TVA
-    t = totals([piece.prix, Decimal(r.duree) * settings.GARAGE_TAUX_HORAIRE], taux_tva)
-    if piece.disponible >= 1:
-        piece.reserve += 1
-        statut = S.PLANIFIEE
-    else:
-        statut = S.EN_ATTENTE_PIECES
-    return Reparation(
-        demande=demande,
-        piece_id=r.piece,
-        duree=r.duree,
-        voiture_id=r.voiture,
-        description=r.description,
-        statut=statut,
-        taux_tva=taux_tva,
-        total_ht=t.total_ht,
-        montant_tva=t.montant_tva,
-        total_ttc=t.total_ttc,
-    )
-
-
-def _create_orders(
-    orders: list[tuple[int, Reparation, RepairRequest]], pieces: dict[int, Piece], now: Any
-) -> None:
-    """Bulk-writes the orders, their two lines each, their first transition and the stock
-    reserved for them: a handful of statements for the whole batch."""
-    if not orders:
-        return
-    Reparation.objects.bulk_create([rep for _, rep, _ in orders])
-    rate = settings.GARAGE_TAUX_HORAIRE
-    LignePiece.objects.bulk_create(
-        LignePiece(
-            reparation=rep,
-            piece_id=rep.piece_id,
-            quantite=1,
-            prix_unitaire=pieces[rep.piece_id].prix,
-            initiale=True,
-        )
-        for _, rep, _ in orders
-    )
-    LigneMainOeuvre.objects.bulk_create(
-        LigneMainOeuvre(
-            reparation=rep,
-            heures=Decimal(rep.duree),
-            taux_horaire=rate,
-            description="main d'œuvre",
-            initiale=True,
-        )
-        for _, rep, _ in orders
-    )
-    Transition.objects.bulk_create(
-        Transition(
-            reparation=rep,
-            de="",
-            vers=rep.statut,
-            le=now,
-            motif=describe({rep.piece_id: 1})
-            if rep.statut == S.EN_ATTENTE_PIECES
-            else f"demande {r.key}"
-            if r.key
-            else "",
-        )
-        for _, rep, r in orders
-    )
-    reserved: dict[int, int] = defaultdict(int)
-    for _, rep, _ in orders:
-        if rep.statut == S.PLANIFIEE:
-            reserved[rep.piece_id] += 1
-    for pid, n in reserved.items():
-        Piece.objects.filter(pk=pid).update(reserve=F("reserve") + n)
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ import logging
 from django.db import InterfaceError, OperationalError, connection
 
 from messaging.consumer import ACK, DeadLetter, Delivery, Outcome, Retry, TransientError
+from metier.models import Demande
 
 from . import messages
 from .demandes import process_demandes
@@ -32,7 +33,10 @@ def handle_batch(batch: list[Delivery]) -> list[Outcome]:
             raise
         log.exception("a batch of %d failed; trying its messages one by one", len(batch))
         return [_alone(delivery) for delivery in batch]
-    return [DeadLetter(r.reason) if r.status == "rejected" else ACK for r in results]
+    return [
+        DeadLetter(r.motif) if r.statut == Demande.Statut.REJETEE and not r.doublon else ACK
+        for r in results
+    ]
 
 
 def _alone(delivery: Delivery) -> Outcome:

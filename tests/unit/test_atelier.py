@@ -211,7 +211,7 @@ def test_worker_plans_reserves_and_prices(stocked):
         for _ in range(5)
     ]
     results = pipeline_demandes.process_demandes(requests=requests)
-    assert [r.status for r in results] == ["done"] * 5
+    assert [(r.statut, r.doublon) for r in results] == [("traitee", False)] * 5
     reps = list(Reparation.objects.order_by("id"))
     assert [r.statut for r in reps] == [S.PLANIFIEE] * 3 + [S.EN_ATTENTE_PIECES] * 2
     assert fresh(stocked).reserve == 3
@@ -226,4 +226,4 @@ def test_worker_rejects_unknown_car(stocked):
     [result] = pipeline_demandes.process_demandes(
         requests=[RepairRequest(key=None, piece=stocked.pk, duree=1, voiture=999999)]
     )
-    assert result.status == "rejected" and "unknown car" in result.reason
+    assert result.statut == "rejetee" and "unknown car" in result.motif

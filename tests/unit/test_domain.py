@@ -70,9 +70,9 @@ def test_process_demandes_is_idempotent(piece):
     demande, _ = services.accept_demande(piece=piece.pk, duree=5)
     req = RepairRequest(key=demande.pk, piece=piece.pk, duree=5)
     first = pipeline_demandes.process_demandes(requests=[req, req])
-    assert [r.status for r in first] == ["done", "duplicate"]
+    assert [(r.statut, r.doublon) for r in first] == [("traitee", False), ("traitee", True)]
     again = pipeline_demandes.process_demandes(requests=[req])
-    assert again[0].status == "duplicate"
+    assert again[0].doublon
     assert Reparation.objects.count() == 1
     demande.refresh_from_db()
     assert demande.statut == Demande.Statut.TRAITEE
@@ -87,7 +87,7 @@ def test_process_demandes_rejects_with_reason(piece):
     [result] = pipeline_demandes.process_demandes(
         requests=[RepairRequest(key=demande.pk, piece=piece_id, duree=5)]
     )
-    assert result.status == "rejected" and "unknown part" in result.reason
+    assert result.statut == "rejetee" and "unknown part" in result.motif
     demande.refresh_from_db()
     assert demande.statut == Demande.Statut.REJETEE and "unknown part" in demande.motif
     assert Reparation.objects.count() == 0
@@ -102,7 +102,11 @@ def test_unkeyed_and_foreign_keys_are_processed(piece):
             RepairRequest(key=foreign, piece=piece.pk, duree=2),
         ]
     )
-    assert [r.status for r in results] == ["done", "done", "duplicate"]
+    assert [(r.statut, r.doublon) for r in results] == [
+        ("traitee", False),
+        ("traitee", False),
+        ("traitee", True),
+    ]
     assert Demande.objects.get(pk=foreign).statut == Demande.Statut.TRAITEE
     assert Reparation.objects.count() == 2
 
