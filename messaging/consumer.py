@@ -47,7 +47,6 @@ class Delivery:
     body: bytes
     message_id: str | None
     headers: dict
-    redelivered: bool
     delivery_tag: int
 
     @property
@@ -174,7 +173,6 @@ class Consumer:
                         body=body,
                         message_id=props.message_id,
                         headers=dict(props.headers or {}),
-                        redelivered=bool(method.redelivered),
                         delivery_tag=method.delivery_tag,
                     )
                 )

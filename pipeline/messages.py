@@ -42,13 +42,13 @@ def key_for(message_id: str | None) -> uuid.UUID | None:
         return uuid.uuid5(FOREIGN_ID_NAMESPACE, str(message_id)[:255])
 
 
-def _whole(value: object) -> bool:
+def _is_int(value: object) -> bool:
     """A JSON integer (true and false are ints in Python, not here)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _id(value: object) -> bool:
-    return _whole(value) and limits.ID_MIN <= value <= limits.ID_MAX
+    return _is_int(value) and limits.ID_MIN <= value <= limits.ID_MAX
 
 
 def decode(body: bytes, message_id: str | None) -> RepairRequest:
@@ -58,8 +58,8 @@ def decode(body: bytes, message_id: str | None) -> RepairRequest:
     def invalid(reason: str, piece: object = None, duree: object = None) -> RepairRequest:
         return RepairRequest(
             key=key,
-            piece=piece if _whole(piece) and abs(piece) <= limits.ID_MAX else None,
-            duree=duree if _whole(duree) and abs(duree) <= limits.ID_MAX else None,
+            piece=piece if _is_int(piece) and abs(piece) <= limits.ID_MAX else None,
+            duree=duree if _is_int(duree) and abs(duree) <= limits.ID_MAX else None,
             invalid=reason,
         )
 
@@ -79,7 +79,7 @@ def decode(body: bytes, message_id: str | None) -> RepairRequest:
         return invalid("duree is missing", piece=piece)
     if not _id(piece):
         return invalid("piece must be a positive whole number", duree=duree)
-    if not _whole(duree):
+    if not _is_int(duree):
         return invalid("duree must be a whole number of hours", piece=piece)
     if not limits.DUREE_MIN <= duree <= limits.DUREE_MAX:
         return invalid(f"duree {DUREE_BOUNDS}", piece, duree)

@@ -85,7 +85,7 @@ def test_a_forged_attempt_header_counts_as_zero(header, attempt):
     from messaging.consumer import ATTEMPT_HEADER, Delivery
 
     headers = {} if header is None else {ATTEMPT_HEADER: header}
-    delivery = Delivery(b"{}", None, headers, False, 1)
+    delivery = Delivery(b"{}", None, headers, 1)
     assert delivery.attempt == attempt
 
 
@@ -125,7 +125,7 @@ def test_one_bad_message_does_not_hold_back_its_batch(monkeypatch, piece):
 
     monkeypatch.setattr(worker, "process_demandes", picky)
     batch = [
-        Delivery(json.dumps({"piece": piece.pk, "duree": d}).encode(), None, {}, False, i)
+        Delivery(json.dumps({"piece": piece.pk, "duree": d}).encode(), None, {}, i)
         for i, d in enumerate([2, 13, 3])
     ]
     outcomes = worker.handle_batch(batch)
