@@ -289,7 +289,7 @@ GARAGE_RELAY_INTERVAL = env_float("GARAGE_RELAY_INTERVAL", 1.0)
 GARAGE_RELAY_GRACE = env_float("GARAGE_RELAY_GRACE", 2.0)
 GARAGE_RELAY_BATCH = env_int("GARAGE_RELAY_BATCH", 500)
 # A queued request with no outcome after this long (seconds) is published again (see
-# outbox.py); 0 turns it off. Long enough that a mere backlog is rarely doubled.
+# pipeline/outbox.py); 0 turns it off. Long enough that a mere backlog is rarely doubled.
 GARAGE_RELAY_REQUEUE_AFTER = env_int("GARAGE_RELAY_REQUEUE_AFTER", 3600)
 GARAGE_CONNECT_TIMEOUT = env_float("GARAGE_CONNECT_TIMEOUT", 2.0)
 GARAGE_HEARTBEAT = env_int("GARAGE_HEARTBEAT", 30)

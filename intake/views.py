@@ -1,5 +1,5 @@
 """The intake: accept a repair request, commit it, answer 202. Publishing happens after the
-commit, off the request thread (see outbox.py), so RabbitMQ never holds up an answer."""
+commit, off the request thread (see pipeline/outbox.py), so RabbitMQ never holds up an answer."""
 
 from __future__ import annotations
 

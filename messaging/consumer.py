@@ -1,8 +1,9 @@
 """The consumer loop: batches, manual acks after the work is committed, failure routing.
 
-The handler (domain code) gets a batch of `Delivery` and returns one outcome per delivery:
-`ACK`, `DeadLetter(reason)` or `Retry(reason)`; or it raises `TransientError` when the whole
-batch could not be done now (database unreachable...). This module then:
+The handler (the application's, given to `Consumer`) gets a batch of `Delivery` and returns
+one outcome per delivery: `ACK`, `DeadLetter(reason)` or `Retry(reason)`; or it raises
+`TransientError` when the whole batch could not be done now (database unreachable...). This
+module then:
 
 - dead-letters to `<queue>.dlq`, the reason in the `x-garage-reason` header;
 - retries through delay queues (`<queue>.retry.N`, TTL doubling, jitter per message) up to

@@ -20,8 +20,7 @@ from metier.models import (
     Reparation,
     Voiture,
 )
-from metier.services.demandes import validate_duree
-from metier.services.reparations import NouvelOrdre, lock_pieces, make_orders
+from metier.services import NouvelOrdre, lock_pieces, make_orders, validate_duree
 
 S = Reparation.Statut
 

@@ -1,4 +1,6 @@
-"""The worker's handler: a thin bridge from queue deliveries to the domain function."""
+"""The worker's batch handler: deliveries from the queue in, one outcome each out (ack, dead
+letter, retry). It decodes the messages (messages.py) and hands the batch to
+`process_demandes` (demandes.py), one transaction; the consumer loop (messaging/) acks."""
 
 from __future__ import annotations
 
