@@ -22,6 +22,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from intake.serializers import DemandeSerializer
 from metier import documents, selectors, services
 from metier.models import Reparation, Voiture, normalise_immatriculation
 
@@ -277,7 +278,7 @@ class DemandeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     """Repair requests and their state: read-only, they are created by the intake."""
 
     queryset = selectors.demandes()
-    serializer_class = serializers.DemandeSerializer
+    serializer_class = DemandeSerializer
     filterset_fields = ["statut", "piece"]
     ordering_fields = ["cree_le", "traitee_le"]
     ordering = ["cree_le"]
