@@ -133,7 +133,7 @@ class Proc:
         self.log_offset = self.log.tell()  # a restarted process appends to the same log
         self.started_at = time.time()
         self.proc = subprocess.Popen(
-            ["/bin/sh", "-c", f"exec {command}"],
+            ["/bin/sh", "-c", command if command.startswith("exec ") else f"exec {command}"],
             cwd=cwd,
             env=env,
             stdout=self.log,

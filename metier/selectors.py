@@ -1,6 +1,9 @@
 """Read queries, in one place, so that the API and the admin list things the same way."""
 
+from datetime import datetime
+
 from django.db.models import F, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from .models import (
     Client,
@@ -68,3 +71,17 @@ def lignes_main_oeuvre() -> QuerySet[LigneMainOeuvre]:
 
 def demandes() -> QuerySet[Demande]:
     return Demande.objects.select_related("reparation")
+
+
+def retard_publication(now: datetime | None = None) -> float:
+    """The outbox's lag: seconds since the oldest request still unpublished (`acceptee`)
+    was accepted; 0 when there is none. One indexed query (`demande_a_publier`)."""
+    oldest = (
+        Demande.objects.filter(statut=Demande.Statut.ACCEPTEE)
+        .order_by("cree_le")
+        .values_list("cree_le", flat=True)
+        .first()
+    )
+    if oldest is None:
+        return 0.0
+    return max(0.0, ((now or timezone.now()) - oldest).total_seconds())

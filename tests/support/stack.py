@@ -102,6 +102,8 @@ class Stack:
             "GARAGE_INTAKE_RATE": "1000000/min",
             "GARAGE_API_RATE": "1000000/min",
             "PYTHONUNBUFFERED": "1",
+            # The stack's own metrics files: its /metrics counts its processes only.
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
             **extra_env,
         }
         # The processes are called as a superuser's program would: with its token.
@@ -125,6 +127,8 @@ class Stack:
                 "-m",
                 "gunicorn",
                 "garage.wsgi",
+                "--config",
+                "garage/gunicorn.conf.py",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",

@@ -1,0 +1,140 @@
+"""What /metrics computes when it is scraped: figures that need the database or the
+broker (never recorded on the hot path), and the standard metrics of each live process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from django.conf import settings
+from prometheus_client import multiprocess
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from messaging.deadletters import queue_depths
+from messaging.probe import broker_reachable
+from metier import selectors
+
+from . import multiproc
+
+log = logging.getLogger(__name__)
+
+
+class Cached:
+    """A value recomputed at most every `ttl` seconds; one caller computes, the others
+    take the last value meanwhile (a slow broker never piles up probes)."""
+
+    def __init__(self, compute: Callable[[], object], ttl: Callable[[], float]) -> None:
+        self.compute, self.ttl = compute, ttl
+        self.value: object = None
+        self.at = float("-inf")
+        self.lock = threading.Lock()
+
+    def get(self) -> tuple[object, float]:
+        """(value, its age in seconds)."""
+        now = time.monotonic()
+        if now - self.at >= self.ttl() and self.lock.acquire(blocking=self.at == float("-inf")):
+            try:
+                self.value, self.at = self.compute(), time.monotonic()
+            finally:
+                self.lock.release()
+        return self.value, max(0.0, time.monotonic() - self.at)
+
+    def clear(self) -> None:
+        self.at = float("-inf")
+
+
+def _ttl() -> float:
+    return settings.GARAGE_HEALTH_BROKER_CACHE
+
+
+def _depths() -> dict[str, int | None] | None:
+    try:
+        return queue_depths()
+    except Exception:
+        log.warning("queue depths unavailable: broker unreachable")
+        return None
+
+
+broker_up = Cached(broker_reachable, _ttl)
+depths = Cached(_depths, _ttl)
+
+
+class ScrapeCollector(Collector):
+    def collect(self) -> Iterator[Metric]:
+        lag = GaugeMetricFamily(
+            "garage_outbox_lag_seconds",
+            "Age of the oldest accepted request not yet published (0: none).",
+        )
+        lag.add_metric([], selectors.retard_publication())
+        yield lag
+
+        values, _age = depths.get()
+        up = GaugeMetricFamily("garage_broker_up", "1 if the broker answered the last probe.")
+        up.add_metric([], 1.0 if values is not None else 0.0)
+        yield up
+        if values is not None:
+            queue = GaugeMetricFamily(
+                "garage_queue_messages",
+                "Messages ready in each queue (main, dead letters, delay queues).",
+                labels=["queue"],
+            )
+            for name, depth in values.items():
+                if depth is not None:
+                    queue.add_metric([name], float(depth))
+            yield queue
+            dlq = values.get(f"{settings.GARAGE_QUEUE}.dlq")
+            if dlq is not None:
+                waiting = GaugeMetricFamily(
+                    "garage_dead_letters_waiting", "Messages waiting in the dead-letter queue."
+                )
+                waiting.add_metric([], float(dlq))
+                yield waiting
+
+        yield from process_metrics()
+
+
+def _live_processes() -> list[tuple[str, str]]:
+    """(pid, role) of each registered process still running."""
+    found = []
+    for family in multiprocess.MultiProcessCollector(None, str(multiproc.directory())).collect():
+        if family.name != "garage_process":
+            continue
+        for sample in family.samples:
+            pid = sample.labels.get("pid", "")
+            if pid.isdigit() and sample.value and _running(int(pid)):
+                found.append((pid, sample.labels.get("role", "")))
+    return sorted(set(found))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def process_metrics() -> Iterator[Metric]:
+    """prometheus-client's standard process metrics (CPU, memory, open files, start time)
+    for every live process of the garage on this host, labelled with its pid and role."""
+    families: dict[str, Metric] = {}
+    for pid, role in _live_processes():
+        collector = ProcessCollector(pid=lambda pid=pid: int(pid), registry=None)
+        for family in collector.collect():
+            merged = families.get(family.name)
+            if merged is None:
+                merged = families[family.name] = Metric(
+                    family.name, family.documentation, family.type
+                )
+            for sample in family.samples:
+                merged.add_sample(
+                    sample.name, {**sample.labels, "pid": pid, "role": role}, sample.value
+                )
+    yield from families.values()
