@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_PACKAGES = ["garage", "metier", "api", "intake", "messaging"]
+APP_PACKAGES = ["garage", "metier", "api", "intake", "messaging", "observability"]
+PROJECT_PACKAGES = {*APP_PACKAGES, "access", "pipeline"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -32,3 +33,17 @@ def test_only_messaging_imports_pika_and_nothing_calls_http(path):
         assert "pika" not in imported, "only the messaging module may import pika"
     # The seed's intake called its own HTTP API and deadlocked under gunicorn.
     assert not imported & {"requests", "httpx", "urllib3", "http"}, "no HTTP client in the app"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _modules() if p.relative_to(ROOT).parts[0] in ("metier", "messaging")],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_domain_and_messaging_know_nothing_of_metrics_and_logs(path):
+    """Metrics are recorded by the adapters (intake, worker, web); the domain and the pika
+    layer only offer hooks. messaging imports no app of the project at all."""
+    imported = _imports(path)
+    assert "observability" not in imported and "prometheus_client" not in imported
+    if path.relative_to(ROOT).parts[0] == "messaging":
+        assert not imported & (PROJECT_PACKAGES - {"messaging"})
