@@ -52,9 +52,7 @@ def test_metrics_add_up_every_gunicorn_worker(stack, vhost):
     }
     assert len(web_pids) >= 2, "requests should have reached several workers"
     assert all(
-        v > 0
-        for (name, labels), v in samples.items()
-        if name == "process_resident_memory_bytes"
+        v > 0 for (name, labels), v in samples.items() if name == "process_resident_memory_bytes"
     )
 
 

@@ -142,7 +142,8 @@ def test_intake_outcomes_and_latency_are_counted(admin_api, piece, settings, met
     before = scrape()
     for _ in range(3):
         assert admin_api.get(f"/reparation/{piece.pk}/2/").status_code == 202
-    assert admin_api.post("/reparation/", {"piece": piece.pk, "duree": 1}, format="json").status_code == 202
+    r = admin_api.post("/reparation/", {"piece": piece.pk, "duree": 1}, format="json")
+    assert r.status_code == 202
     assert admin_api.get("/reparation/999999/2/").status_code == 404
     assert admin_api.get(f"/reparation/{piece.pk}/0/").status_code == 400
     assert Client().get(f"/reparation/{piece.pk}/2/").status_code == 401
