@@ -43,6 +43,8 @@ class Message:
     routing_key: str | None = None  # default: the main queue
     headers: dict | None = None
     expiration_ms: int | None = None
+    # The HTTP request id it came from (AMQP `correlation_id`), for the logs.
+    correlation_id: str | None = None
 
 
 @dataclass
@@ -161,6 +163,7 @@ class Publisher:
                         content_type=JSON,
                         delivery_mode=pika.DeliveryMode.Persistent,
                         message_id=message.message_id,
+                        correlation_id=message.correlation_id,
                         headers=message.headers,
                         expiration=str(message.expiration_ms) if message.expiration_ms else None,
                     ),

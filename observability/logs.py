@@ -42,9 +42,15 @@ class RequestIdFilter(logging.Filter):
 
 
 class UTCFormatter(logging.Formatter):
-    """ISO 8601 in UTC, whatever TZ the process has (Django sets it from TIME_ZONE)."""
+    """ISO 8601 in UTC, whatever TZ the process has (Django sets it from TIME_ZONE).
+    The worker's batch lines list their request ids at the end."""
 
     converter = time.gmtime
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        ids = getattr(record, "request_ids", None)
+        return f"{line} request_ids={','.join(ids)}" if ids else line
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created)) + (

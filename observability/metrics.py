@@ -88,3 +88,36 @@ def intake_answered(status: int, seconds: float) -> None:
     outcome = INTAKE_OUTCOMES.get(status) or ("error" if status >= 500 else "other")
     INTAKE_REQUESTS.labels(outcome=outcome).inc()
     INTAKE_SECONDS.observe(seconds)
+
+
+def published(sender: str, sent: int, confirmed: int) -> None:
+    """A publishing call of the outbox: `sent` handed to the broker, `confirmed` of them
+    confirmed."""
+    if sent:
+        PUBLISHED.labels(sender=sender).inc(sent)
+    if confirmed:
+        CONFIRMED.labels(sender=sender).inc(confirmed)
+
+
+def batch_handled(
+    *, size: int, seconds: float, results: dict[str, int], latencies: list[float]
+) -> None:
+    """A batch the worker committed: its size, its time, its results, and for each new
+    repair the time since its request was accepted."""
+    BATCH_SIZE.observe(size)
+    BATCH_SECONDS.observe(seconds)
+    for result, count in results.items():
+        if count:
+            CONSUMED.labels(result=result).inc(count)
+    for latency in latencies:
+        END_TO_END_SECONDS.observe(max(0.0, latency))
+
+
+def consumer_hooks():
+    """The consumer's hooks (messaging.consumer.Hooks) that count retries and dead letters."""
+    from messaging.consumer import Hooks
+
+    return Hooks(
+        retried=lambda _delivery, _reason: RETRIES.inc(),
+        dead_lettered=lambda _delivery, _reason: DEAD_LETTERS.inc(),
+    )
