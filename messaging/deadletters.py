@@ -23,6 +23,7 @@ class DeadLetter:
     reason: str
     headers: dict
     body: bytes
+    correlation_id: str | None = None  # the request id of the HTTP request it came from
 
 
 def _connect(url: str | None) -> pika.BlockingConnection:
@@ -65,7 +66,12 @@ def _dead_letters(
             headers = dict(props.headers or {})
             reason = _text(headers.get(REASON_HEADER, ""))
             letters.append(
-                (DeadLetter(position, props.message_id, reason, headers, body), method.delivery_tag)
+                (
+                    DeadLetter(
+                        position, props.message_id, reason, headers, body, props.correlation_id
+                    ),
+                    method.delivery_tag,
+                )
             )
         yield channel, letters
         channel.close()
@@ -110,6 +116,7 @@ def replay_dead_letters(
                     content_type="application/json",
                     delivery_mode=pika.DeliveryMode.Persistent,
                     message_id=letter.message_id,
+                    correlation_id=letter.correlation_id,
                     headers=headers or None,
                 ),
                 mandatory=True,

@@ -6,6 +6,9 @@ node (tests/support/rabbit_node.py), never the shared one.
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import requests
 
 from tests.support.broker import Vhost
@@ -54,6 +57,90 @@ def test_metrics_add_up_every_gunicorn_worker(stack, vhost):
     assert all(
         v > 0 for (name, labels), v in samples.items() if name == "process_resident_memory_bytes"
     )
+
+
+def json_lines(text: str) -> list[dict]:
+    """The JSON objects of a process's output; any other line fails the test."""
+    lines = []
+    for line in text.splitlines():
+        if line.strip():
+            lines.append(json.loads(line))  # GARAGE_LOG_FORMAT=json: nothing else is written
+    return lines
+
+
+def test_one_request_id_from_the_http_edge_to_the_worker(stack, vhost):
+    from metier.models import Reparation
+    from metier.services import create_piece
+
+    piece = create_piece(nom="Courroie", prix="30")
+    stack.start_web(GARAGE_LOG_FORMAT="json")
+    consumer = stack.start_consumer(GARAGE_LOG_FORMAT="json")
+    rid = f"e2e-{uuid.uuid4().hex}"
+    r = stack.http.get(
+        f"{stack.base_url}/reparation/{piece.pk}/2/", headers={"X-Request-ID": rid}, timeout=10
+    )
+    assert r.status_code == 202 and r.headers["X-Request-ID"] == rid
+    wait_until(lambda: Reparation.objects.count() == 1, timeout=30, message="repair made")
+
+    def worker_line() -> dict | None:
+        return next(
+            (x for x in json_lines(consumer.output()) if rid in x.get("request_ids", ())), None
+        )
+
+    wait_until(lambda: worker_line() is not None, timeout=10, message="worker logged the id")
+    line = worker_line()
+    assert line["logger"].startswith("pipeline") and line["time"].endswith("Z")
+    web = [x for x in json_lines(stack.processes[0].output()) if x.get("request_id") == rid]
+    assert len(web) == 1 and web[0]["status"] == 202 and web[0]["path"].startswith("/reparation/")
+    # A request without an id of its own gets one, and it follows too.
+    r = stack.http.get(f"{stack.base_url}/reparation/{piece.pk}/3/", timeout=10)
+    made = r.headers["X-Request-ID"]
+    wait_until(
+        lambda: any(made in x.get("request_ids", ()) for x in json_lines(consumer.output())),
+        timeout=30,
+        message="generated id logged by the worker",
+    )
+
+
+def test_pipeline_metrics_count_what_the_worker_did(stack, vhost):
+    from metier.models import Reparation
+    from metier.services import create_piece
+
+    piece = create_piece(nom="Bougie", prix="8")
+    stack.start_web(GARAGE_METRICS_TOKEN=TOKEN)
+    stack.start_consumer()
+    n = 25
+    for i in range(n):
+        r = stack.http.get(f"{stack.base_url}/reparation/{piece.pk}/{1 + i % 3}/", timeout=10)
+        assert r.status_code == 202, r.text
+    vhost.publish(b"{not json", message_id="poison-1")
+    wait_until(lambda: Reparation.objects.count() == n, timeout=60, message="all repairs")
+    wait_until(lambda: vhost.depth("garage.dlq") == 1, timeout=30, message="poison dead")
+
+    def counted() -> bool:
+        s = scrape(stack)
+        return (
+            total(s, "garage_consumer_messages_total", result="done") == n
+            and total(s, "garage_consumer_dead_letters_total") == 1
+        )
+
+    wait_until(counted, timeout=10, message="the worker's counters")
+    s = scrape(stack)
+    assert total(s, "garage_consumer_messages_total", result="rejected") == 1
+    assert total(s, "garage_consumer_batch_size_sum") == n + 1
+    assert total(s, "garage_consumer_batch_size_count") >= 1
+    assert total(s, "garage_consumer_batch_duration_seconds_count") >= 1
+    assert total(s, "garage_request_to_repair_seconds_count") == n
+    assert total(s, "garage_request_to_repair_seconds_bucket", le="+Inf") == n
+    assert total(s, "garage_request_to_repair_seconds_sum") > 0
+    published = total(s, "garage_messages_published_total")
+    confirmed = total(s, "garage_messages_confirmed_total")
+    assert published >= n and confirmed >= n  # the web's, and the relay's if it stepped in
+    assert total(s, "garage_consumer_retries_total") == 0
+    assert total(s, "garage_dead_letters_waiting") == 1
+    assert total(s, "garage_queue_messages", queue="garage.dlq") == 1
+    roles = {dict(labels).get("role") for (name, labels) in s if name.startswith("process_")}
+    assert {"web", "worker"} <= roles
 
 
 def test_readiness_fails_while_the_broker_is_down_and_recovers(transactional_db, tmp_path):
