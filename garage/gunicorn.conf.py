@@ -10,6 +10,7 @@ Besides the usual knobs it does three things:
   at start, and a worker that exits is marked dead, so /metrics adds up the live workers.
 """
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -37,6 +38,7 @@ logconfig_dict = gunicorn_logging(
 )
 
 multiproc.configure_environment()
+logging.captureWarnings(True)  # as in Django's settings: one format for everything
 
 
 def on_starting(server) -> None:

@@ -3,6 +3,7 @@
 Every tunable has one variable and a sane default; README.md lists them.
 """
 
+import logging
 import os
 from datetime import timedelta
 from decimal import Decimal
@@ -329,6 +330,8 @@ GARAGE_TAUX_TVA = env_decimal("GARAGE_TAUX_TVA", "0.20")
 # `plain` for people, `json` for machines: one JSON object per line. UTC, with the request id.
 GARAGE_LOG_FORMAT = os.environ.get("GARAGE_LOG_FORMAT") or "plain"
 LOGGING = django_logging(GARAGE_LOG_FORMAT, os.environ.get("GARAGE_LOG_LEVEL") or "INFO")
+# Python's warnings too go through logging (logger `py.warnings`): JSON lines stay JSON.
+logging.captureWarnings(True)
 # /metrics answers `Authorization: Bearer <token>` only; without a token it is off (404).
 # A local run (DEBUG) gets one generated in var/metrics-token.
 GARAGE_METRICS_TOKEN = os.environ.get("GARAGE_METRICS_TOKEN", "")
