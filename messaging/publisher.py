@@ -40,9 +40,7 @@ class PublishError(Exception):
 class Message:
     body: bytes
     message_id: str | None = None
-    routing_key: str | None = None  # default: the main queue
     headers: dict | None = None
-    expiration_ms: int | None = None
     # The HTTP request id it came from (AMQP `correlation_id`), for the logs.
     correlation_id: str | None = None
 
@@ -157,7 +155,7 @@ class Publisher:
             for message in messages:
                 self._channel.basic_publish(
                     exchange="",
-                    routing_key=message.routing_key or self.topo.queue,
+                    routing_key=self.topo.queue,
                     body=message.body,
                     properties=pika.BasicProperties(
                         content_type=JSON,
@@ -165,7 +163,6 @@ class Publisher:
                         message_id=message.message_id,
                         correlation_id=message.correlation_id,
                         headers=message.headers,
-                        expiration=str(message.expiration_ms) if message.expiration_ms else None,
                     ),
                     # mandatory: an unroutable message (queue missing) is an error, not a loss.
                     mandatory=True,
