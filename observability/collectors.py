@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from django.conf import settings
+from django.utils import timezone
 from prometheus_client import multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
@@ -95,7 +96,39 @@ class ScrapeCollector(Collector):
                 waiting.add_metric([], float(dlq))
                 yield waiting
 
+        yield from pipeline_figures_metrics()
         yield from process_metrics()
+
+
+def pipeline_figures_metrics() -> Iterator[Metric]:
+    """The board's pipeline panel figures (metier.selectors.pipeline_figures), the same
+    numbers, from the requests' own timestamps over the last 5 minutes."""
+    figures = selectors.pipeline_figures(now=timezone.now())
+    window = str(int(figures.window.total_seconds()))
+    rate = GaugeMetricFamily(
+        "garage_pipeline_requests_per_minute",
+        "Requests accepted per minute over the window (the board's figure).",
+        labels=["window_seconds"],
+    )
+    rate.add_metric([window], figures.par_minute)
+    yield rate
+    latency = GaugeMetricFamily(
+        "garage_pipeline_latency_seconds",
+        "Request accepted → repair committed over the window, by quantile (the board's).",
+        labels=["window_seconds", "quantile"],
+    )
+    for quantile, value in (("0.5", figures.latence_p50), ("0.95", figures.latence_p95)):
+        if value is not None:
+            latency.add_metric([window, quantile], value.total_seconds())
+    yield latency
+    pending = GaugeMetricFamily(
+        "garage_outbox_pending", "Accepted requests not yet confirmed by the broker."
+    )
+    pending.add_metric([], figures.a_publier)
+    yield pending
+    queued = GaugeMetricFamily("garage_requests_queued", "Requests on the queue, no outcome yet.")
+    queued.add_metric([], figures.en_file)
+    yield queued
 
 
 def _live_processes() -> list[tuple[str, str]]:

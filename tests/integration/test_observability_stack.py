@@ -139,6 +139,10 @@ def test_pipeline_metrics_count_what_the_worker_did(stack, vhost):
     assert total(s, "garage_consumer_retries_total") == 0
     assert total(s, "garage_dead_letters_waiting") == 1
     assert total(s, "garage_queue_messages", queue="garage.dlq") == 1
+    # The board's figures, from the requests' timestamps: the same story.
+    # n requests and the poison (recorded by the worker, as any message with an id), in 5 min
+    assert total(s, "garage_pipeline_requests_per_minute") == (n + 1) / 5
+    assert total(s, "garage_pipeline_latency_seconds", quantile="0.95") > 0
     roles = {dict(labels).get("role") for (name, labels) in s if name.startswith("process_")}
     assert {"web", "worker"} <= roles
 

@@ -178,6 +178,17 @@ def test_outbox_lag_and_queue_depths_are_computed_at_scrape(vhost, metrics_on, p
 
 
 @pytest.mark.django_db
+def test_the_boards_pipeline_figures_are_exported(settings, metrics_on, piece):
+    settings.AMQP_URL = "amqp://guest:guest@127.0.0.1:1/%2F"
+    for _ in range(10):
+        Demande.objects.create(piece=piece.pk, duree=1)
+    samples = scrape()
+    assert value(samples, "garage_pipeline_requests_per_minute", window_seconds="300") == 2.0
+    assert value(samples, "garage_outbox_pending") == 10
+    assert value(samples, "garage_requests_queued") == 0
+
+
+@pytest.mark.django_db
 def test_a_missing_broker_is_a_gauge_not_an_error(settings, metrics_on):
     settings.AMQP_URL = "amqp://guest:guest@127.0.0.1:1/%2F"
     samples = scrape()
