@@ -10,8 +10,11 @@ os.environ.setdefault("GARAGE_CACHE_PREFIX", f"garage-test-{os.getpid()}")
 
 # This run's own metrics files (prometheus-client multiprocess mode), not var/metrics.
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    import atexit
+    import shutil
     import tempfile
 
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="garage-test-metrics-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 from garage.settings import *  # noqa: F403
