@@ -29,7 +29,7 @@ import pika.exceptions
 from django.conf import settings
 
 from . import topology
-from .config import Topology, connection_parameters, redact
+from .config import Topology, connection_parameters, describe
 from .config import topology as load_topology
 from .publisher import Backoff
 
@@ -159,7 +159,7 @@ class Consumer:
         log.info(
             "consuming %s on %s (prefetch %d, batch %d)",
             self.topo.queue,
-            redact(self.url),
+            describe(self.connection),
             self.prefetch,
             self.batch_size,
         )

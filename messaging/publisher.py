@@ -17,7 +17,7 @@ import pika.exceptions
 from django.conf import settings
 
 from . import topology
-from .config import Topology, connection_parameters, redact
+from .config import Topology, connection_parameters, describe, redact
 from .config import topology as load_topology
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class Publisher:
         self._connection, self._channel = connection, channel
         self.blocked = False
         self.backoff.succeeded()
-        log.info("publisher connected to %s", redact(self.url))
+        log.info("%s publisher connected to %s", self.role, describe(connection))
 
     def _on_blocked(self, _connection, _frame) -> None:
         log.warning("broker blocked the publisher (resource alarm)")
