@@ -26,7 +26,6 @@ import psycopg
 
 from bench.stack import ROOT, VENV_BIN, HarnessError, Proc, children, free_port
 
-QUEUE = "peer"
 CELERY_WORKER = (
     "python -m celery -A bench.peer.celery worker --loglevel WARNING "
     "--without-mingle --without-gossip"
@@ -70,6 +69,8 @@ class PeerStack:
         self.web: Proc | None = None
         self.worker: Proc | None = None
         self.db_created = self.vhost_created = False
+        self.queue = "peer"  # our own name on the given vhost when we cannot have our own
+        self.shared_vhost = False
         self.env_for_clients: dict[str, str] = {}
         self._db: psycopg.Connection | None = None
         self._amqp: pika.BlockingConnection | None = None
@@ -94,21 +95,15 @@ class PeerStack:
         with psycopg.connect(self.pg_admin_url, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.name}"')
         self.db_created = True
-        ctl = shutil.which("rabbitmqctl")
-        if not ctl:
-            raise HarnessError("the Celery peer needs rabbitmqctl for its own vhost (--no-peer)")
-        for args in (
-            ["add_vhost", self.name],
-            ["set_permissions", "-p", self.name, self._amqp_user(), ".*", ".*", ".*"],
-        ):
-            res = subprocess.run([ctl, *args], capture_output=True, text=True, timeout=60)
-            if res.returncode != 0:
-                raise HarnessError(f"rabbitmqctl {args[0]}: {res.stderr.strip()[:300]}")
-            self.vhost_created = True
-        base = urllib.parse.urlsplit(self.amqp_base)
-        vhost = urllib.parse.quote(self.name, safe="")
-        self.amqp_url = urllib.parse.urlunsplit(base._replace(path=f"/{vhost}"))
+        if self._add_vhost():
+            base = urllib.parse.urlsplit(self.amqp_base)
+            vhost = urllib.parse.quote(self.name, safe="")
+            self.amqp_url = urllib.parse.urlunsplit(base._replace(path=f"/{vhost}"))
+        else:  # as the app's stack does: our own queue (and exchange) name instead
+            print("  (peer: no private vhost: its own queue name on the given vhost instead)")
+            self.amqp_url, self.queue, self.shared_vhost = self.amqp_base, self.name, True
         self.env["PEER_AMQP_URL"] = self.amqp_url
+        self.env["PEER_QUEUE"] = self.queue
         res = subprocess.run(
             [sys.executable, "-m", "bench.peer.manage", "migrate", "--no-input"],
             cwd=ROOT,
@@ -130,6 +125,21 @@ class PeerStack:
                 ).fetchall()
                 ids[tag] = [r[0] for r in rows]
         return ids
+
+    def _add_vhost(self) -> bool:
+        ctl = shutil.which("rabbitmqctl")
+        if not ctl:
+            return False
+        for args in (
+            ["add_vhost", self.name],
+            ["set_permissions", "-p", self.name, self._amqp_user(), ".*", ".*", ".*"],
+        ):
+            res = subprocess.run([ctl, *args], capture_output=True, text=True, timeout=60)
+            if res.returncode != 0:
+                print(f"  peer: rabbitmqctl {args[0]} failed: {res.stderr.strip()[:300]}")
+                return False
+            self.vhost_created = True
+        return True
 
     def _amqp_user(self) -> str:
         return urllib.parse.unquote(urllib.parse.urlsplit(self.amqp_base).username or "guest")
@@ -225,7 +235,7 @@ class PeerStack:
                 if self._channel is None or not self._channel.is_open:
                     self._channel = self._amqp.channel()
                 self._amqp.process_data_events(0)
-                ok = self._channel.queue_declare(QUEUE, passive=True)
+                ok = self._channel.queue_declare(self.queue, passive=True)
                 return ok.method.message_count, ok.method.consumer_count
             except pika.exceptions.ChannelClosedByBroker:
                 self._channel = None
@@ -269,6 +279,14 @@ class PeerStack:
                 self.db_created = False
             except Exception as exc:
                 problems.append(f"dropping database {self.name}: {exc!r}")
+        if self.shared_vhost:
+            try:
+                with pika.BlockingConnection(pika.URLParameters(self.amqp_url)) as conn:
+                    ch = conn.channel()
+                    ch.queue_delete(self.queue)
+                    ch.exchange_delete(self.queue)
+            except Exception as exc:
+                problems.append(f"deleting queue {self.queue}: {exc!r}")
         if self.vhost_created:
             res = subprocess.run(
                 [shutil.which("rabbitmqctl") or "rabbitmqctl", "delete_vhost", self.name],
