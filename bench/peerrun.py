@@ -67,7 +67,11 @@ def check_exactly_once(
         "ok": ok,
     }
     if ok:
-        say(f"  exactly-once check {when}: {accepted:,} accepted, {repairs:,} repairs")
+        say(
+            f"  exactly-once check {when}: {accepted:,} answered 202, {requests:,} requests "
+            f"(+{requests - accepted} in flight when the client stopped), {repairs:,} repairs, "
+            "none lost, none twice"
+        )
     else:
         fail(f"peer exactly-once check {when} failed: {result}")
     return result
