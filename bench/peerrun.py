@@ -69,8 +69,8 @@ def check_exactly_once(
     if ok:
         say(
             f"  exactly-once check {when}: {accepted:,} answered 202, {requests:,} requests "
-            f"(+{requests - accepted} in flight when the client stopped), {repairs:,} repairs, "
-            "none lost, none twice"
+            f"(+{requests - accepted} in flight or timed out when the client stopped), "
+            f"{repairs:,} repairs, none lost, none twice"
         )
     else:
         fail(f"peer exactly-once check {when} failed: {result}")

@@ -28,7 +28,7 @@ from bench.stack import ROOT, VENV_BIN, HarnessError, Proc, children, free_port
 
 CELERY_WORKER = (
     "python -m celery -A bench.peer.celery worker --loglevel WARNING "
-    "--without-mingle --without-gossip"
+    "--without-mingle --without-gossip --without-heartbeat"
 )
 
 

@@ -36,3 +36,5 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("PEER_QUEUE", "peer")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# No remote control or event exchanges: nothing of the peer outlives it on a shared vhost.
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
