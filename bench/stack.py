@@ -583,7 +583,7 @@ def stale_runs(pg_admin_url: str) -> tuple[list[str], list[str]]:
     """Databases and vhosts of benchmark runs whose process is gone (killed with -9...)."""
 
     def dead(name: str) -> bool:
-        m = re.fullmatch(r"garage_bench_(\d+)", name)
+        m = re.fullmatch(r"garage_bench_(\d+)(?:_peer)?", name)
         return bool(m) and not Path(f"/proc/{m.group(1)}").exists()
 
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
