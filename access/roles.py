@@ -40,6 +40,11 @@ ROLES: dict[str, tuple[str, ...]] = {
         "metier.view_demande",
         "metier.add_demande",  # request repairs (the intake)
         "metier.view_piece",  # to quote a repair
+        # Estimates: made from an order, sent to the customer as a link, withdrawn.
+        "metier.view_devis",
+        "metier.add_devis",
+        "metier.envoyer_devis",
+        "metier.annuler_devis",
     ),
     MECANICIEN: (
         "metier.view_reparation",
@@ -47,6 +52,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "metier.view_lignemainoeuvre",
         "metier.view_voiture",
         "metier.view_piece",
+        "metier.view_devis",  # what the customer approved (and declined)
         # The work states; starting a repair consumes its parts from the stock.
         "metier.demarrer_reparation",
         "metier.terminer_reparation",

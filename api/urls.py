@@ -20,5 +20,6 @@ router.register("demande", views.DemandeViewSet, basename="demande")
 router.register("client", views.ClientViewSet, basename="client")
 router.register("ligne-piece", views.LignePieceViewSet, basename="ligne-piece")
 router.register("ligne-main-oeuvre", views.LigneMainOeuvreViewSet, basename="ligne-main-oeuvre")
+router.register("devis", views.DevisViewSet, basename="devis")
 
 urlpatterns = [path("", include(router.urls))]

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "metier",
     "api",
     "intake",
+    "portail",
 ]
 
 MIDDLEWARE = [
@@ -308,6 +309,13 @@ def env_decimal(name: str, default: str) -> Decimal:
 # Money: the hourly labour rate and the VAT rate, copied onto each repair when it is made.
 GARAGE_TAUX_HORAIRE = env_decimal("GARAGE_TAUX_HORAIRE", "60.00")
 GARAGE_TAUX_TVA = env_decimal("GARAGE_TAUX_TVA", "0.20")
+
+# Estimates (metier/services/devis.py): days an estimate (and its approval link) stays valid,
+# and whether every order needs an approved estimate before the work starts. Off: an order
+# that never had an estimate (the seed's path: intake, worker) starts as before; one that has
+# an estimate needs the customer's approval of every line it does.
+GARAGE_DEVIS_VALIDITE_JOURS = env_int("GARAGE_DEVIS_VALIDITE_JOURS", 30)
+GARAGE_DEVIS_OBLIGATOIRE = env_bool("GARAGE_DEVIS_OBLIGATOIRE", False)
 
 LOGGING = {
     "version": 1,

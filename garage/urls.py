@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/auth/", include("access.urls")),
     path("api/", include("api.urls")),
     path("health/", health, name="health"),
+    path("", include("portail.urls")),  # the customer's pages (HTML, no account)
     path("", include("intake.urls")),
 ]
 if settings.DEBUG:

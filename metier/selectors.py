@@ -1,10 +1,16 @@
 """Read queries, in one place, so that the API and the admin list things the same way."""
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from typing import Any
+
+from django.db.models import Case, CharField, F, Prefetch, Q, QuerySet, Value, When
+from django.utils import timezone
 
 from .models import (
+    Approbation,
     Client,
     Demande,
+    Devis,
+    DevisLigne,
     LigneMainOeuvre,
     LignePiece,
     Piece,
@@ -68,3 +74,42 @@ def lignes_main_oeuvre() -> QuerySet[LigneMainOeuvre]:
 
 def demandes() -> QuerySet[Demande]:
     return Demande.objects.select_related("reparation")
+
+
+# --- estimates (Devis) -------------------------------------------------------------------
+def devis() -> QuerySet[Devis]:
+    """Estimates with `statut_affiche`: `expire` for an open one past its validity date (the
+    stored status stays; nothing has to run at midnight), else the stored status."""
+    today = timezone.localdate()
+    return (
+        Devis.objects.select_related("reparation")
+        .prefetch_related(Prefetch("lignes", queryset=DevisLigne.objects.order_by("id")))
+        .annotate(
+            statut_affiche=Case(
+                When(
+                    statut__in=Devis.OUVERTS,
+                    valide_jusqu_au__lt=today,
+                    then=Value(Devis.Statut.EXPIRE),
+                ),
+                default=F("statut"),
+                output_field=CharField(),
+            )
+        )
+    )
+
+
+def lignes_devis(devis: Devis) -> QuerySet[DevisLigne]:
+    return DevisLigne.objects.filter(devis=devis).select_related("piece").order_by("id")
+
+
+def devis_approuves(reparation: Reparation) -> QuerySet[Devis]:
+    """The order's estimates the customer approved, wholly or in part (deposits, invoices)."""
+    return Devis.objects.filter(reparation=reparation, statut__in=Devis.APPROUVES)
+
+
+def travaux_refuses(reparation: Reparation) -> tuple[QuerySet[LignePiece], QuerySet[Any]]:
+    """The declined work kept on the order: its part lines and labour lines (for invoices)."""
+    return (
+        reparation.lignes_pieces.filter(approbation=Approbation.REFUSEE).order_by("id"),
+        reparation.lignes_main_oeuvre.filter(approbation=Approbation.REFUSEE).order_by("id"),
+    )

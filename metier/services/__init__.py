@@ -3,7 +3,8 @@ arguments; the API, the intake, the worker, the admin and the commands all call 
 
 - `catalogue`: parts, clients, cars;
 - `reparations`: repair orders, their lines and money, their lifecycle, stock;
-- `demandes`: repair requests, from the intake to the worker's batches.
+- `demandes`: repair requests, from the intake to the worker's batches;
+- `devis`: estimates, their approval link and the customer's answer.
 """
 
 from .catalogue import (
@@ -28,6 +29,16 @@ from .demandes import (
     reopen_demandes,
     validate_duree,
 )
+from .devis import (
+    LienInvalide,
+    LigneProposee,
+    Reponse,
+    annuler_devis,
+    create_devis,
+    devis_du_lien,
+    envoyer_devis,
+    repondre_devis,
+)
 from .reparations import (
     ACTIONS,
     add_ligne_main_oeuvre,
@@ -47,13 +58,18 @@ from .reparations import (
 __all__ = [
     "ACTIONS",
     "Conflict",
+    "LienInvalide",
+    "LigneProposee",
     "NotFound",
     "RepairRequest",
+    "Reponse",
     "Result",
     "accept_demande",
     "add_ligne_main_oeuvre",
     "add_ligne_piece",
+    "annuler_devis",
     "create_client",
+    "create_devis",
     "create_piece",
     "create_reparation",
     "create_voiture",
@@ -63,11 +79,14 @@ __all__ = [
     "delete_piece",
     "delete_reparation",
     "delete_voiture",
+    "devis_du_lien",
+    "envoyer_devis",
     "mark_published",
     "mark_republished",
     "process_demandes",
     "receive_stock",
     "reopen_demandes",
+    "repondre_devis",
     "totals",
     "transition",
     "update_client",
