@@ -15,9 +15,19 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from access import roles
-from metier.models import Client, Demande, LigneMainOeuvre, LignePiece, Piece, Reparation, Voiture
+from metier.models import (
+    Client,
+    Demande,
+    Devis,
+    LigneMainOeuvre,
+    LignePiece,
+    Piece,
+    Reparation,
+    Voiture,
+)
 from metier.services import (
     create_client,
+    create_devis,
     create_piece,
     create_reparation,
     create_voiture,
@@ -176,6 +186,35 @@ class TestRepairAndStockActions(APIViewTestCases.ActionChecks):
 
     def make(self):
         return _repair_in("demandee")
+
+
+class TestDevisAPI(APIViewTestCases.CrudChecks):
+    """Estimates are made and read; never changed or deleted (withdrawn instead)."""
+
+    model = Devis
+    basename = "devis"
+    operations = ("list", "retrieve", "create")
+    role_access = {"accueil": "cr", "administrateur": "cr", "mecanicien": "r"}
+
+    def make(self):
+        return create_devis(reparation=_repair_in("demandee"))
+
+    def create_data(self):
+        return {"reparation": _repair_in("demandee").pk}
+
+
+class TestDevisActions(APIViewTestCases.ActionChecks):
+    """Who sends an estimate to the customer, and withdraws it: the service adviser."""
+
+    model = Devis
+    basename = "devis"
+    custom_actions = {
+        "envoyer": ("post", True, "metier.envoyer_devis", ("accueil", "administrateur")),
+        "annuler": ("post", True, "metier.annuler_devis", ("accueil", "administrateur")),
+    }
+
+    def make(self):
+        return create_devis(reparation=_repair_in("demandee"))
 
 
 class TestPieceActions(APIViewTestCases.ActionChecks):
