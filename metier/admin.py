@@ -55,7 +55,7 @@ class PieceAdmin(ServiceAdmin):
     create_service = services.create_piece
     update_service = services.update_piece
     instance_kwarg = "piece"
-    fields_to_save = ("nom", "prix", "stock", "seuil")
+    fields_to_save = ("nom", "prix", "prix_reemploi", "stock", "seuil")
     actions = ["recevoir_dix"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -115,16 +115,16 @@ class VoitureAdmin(ServiceAdmin):
 class LignePieceInline(admin.TabularInline):
     model = LignePiece
     extra = 0
-    fields = ["piece", "quantite", "prix_unitaire", "initiale"]
-    readonly_fields = ["prix_unitaire", "initiale"]
+    fields = ["piece", "quantite", "prix_unitaire", "initiale", "approbation", "origine"]
+    readonly_fields = ["prix_unitaire", "initiale", "approbation", "origine"]
     autocomplete_fields = ["piece"]
 
 
 class LigneMainOeuvreInline(admin.TabularInline):
     model = LigneMainOeuvre
     extra = 0
-    fields = ["description", "heures", "taux_horaire", "initiale"]
-    readonly_fields = ["taux_horaire", "initiale"]
+    fields = ["description", "heures", "taux_horaire", "initiale", "approbation"]
+    readonly_fields = ["taux_horaire", "initiale", "approbation"]
 
 
 class TransitionInline(admin.TabularInline):
@@ -254,3 +254,7 @@ class DemandeAdmin(admin.ModelAdmin):
     @admin.display(description="réparation")
     def repair(self, obj: Demande):
         return getattr(obj, "reparation", None)
+
+
+# Estimates (Devis): their own module, registered with the rest.
+from . import admin_devis  # noqa: E402, F401

@@ -232,3 +232,12 @@ def test_the_schema_documents_the_estimates(client):
     paths = client.get("/api/schema/?format=json").json()["paths"]
     assert {"/api/devis/", "/api/devis/{id}/", "/api/devis/{id}/envoyer/"} <= set(paths)
     assert "/api/devis/{id}/annuler/" in paths
+
+
+def test_a_part_may_offer_a_reused_version(admin_api):
+    r = admin_api.post("/api/piece/", {"nom": "Alternateur", "prix": 300, "prix_reemploi": 120})
+    assert r.status_code == 201 and r.json()["prix_reemploi"] == 120.0
+    r = admin_api.patch(f"/api/piece/{r.json()['id']}/", {"prix_reemploi": None}, format="json")
+    assert r.status_code == 200 and r.json()["prix_reemploi"] is None
+    r = admin_api.post("/api/piece/", {"nom": "X", "prix": 3, "prix_reemploi": -1}, format="json")
+    assert r.status_code == 400 and "prix_reemploi" in r.json()
