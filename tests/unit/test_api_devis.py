@@ -235,7 +235,9 @@ def test_the_schema_documents_the_estimates(client):
 
 
 def test_a_part_may_offer_a_reused_version(admin_api):
-    r = admin_api.post("/api/piece/", {"nom": "Alternateur", "prix": 300, "prix_reemploi": 120})
+    r = admin_api.post(
+        "/api/piece/", {"nom": "Alternateur", "prix": 300, "prix_reemploi": 120}, format="json"
+    )
     assert r.status_code == 201 and r.json()["prix_reemploi"] == 120.0
     r = admin_api.patch(f"/api/piece/{r.json()['id']}/", {"prix_reemploi": None}, format="json")
     assert r.status_code == 200 and r.json()["prix_reemploi"] is None
