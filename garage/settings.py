@@ -261,6 +261,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DemandeStatutEnum": "metier.models.Demande.Statut",
         "ReparationStatutEnum": "metier.models.Reparation.Statut",
+        "DevisStatutEnum": "metier.models_devis.Devis.Statut",
+        "OrigineEnum": "metier.models.Origine",
+        "ApprobationEnum": "metier.models.Approbation",
     },
     # The schema and its page are public; everything they describe is not.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
