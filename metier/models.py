@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from . import limits
+
 NOM_MAX = 100
 
 # A VIN: 17 characters, digits and capitals without I, O and Q (ISO 3779).
@@ -71,7 +73,7 @@ class Piece(models.Model):
     prix = models.DecimalField(
         max_digits=10,
         decimal_places=2,
-        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(settings.GARAGE_MAX_PRIX)],
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(limits.PRIX_MAX)],
     )
     # Stock: `stock` is on the shelf; `reserve` of it is promised to planned repairs.
     stock = models.PositiveIntegerField(default=0)
@@ -84,7 +86,7 @@ class Piece(models.Model):
         decimal_places=2,
         null=True,
         blank=True,
-        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(settings.GARAGE_MAX_PRIX)],
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(limits.PRIX_MAX)],
         help_text="Prix de la pièce de réemploi proposée (PIEC), le cas échéant",
     )
     cree_le = models.DateTimeField(auto_now_add=True)
@@ -165,12 +167,14 @@ class Reparation(models.Model):
     piece = models.ForeignKey(Piece, on_delete=models.PROTECT, related_name="reparations")
     duree = models.PositiveIntegerField(
         help_text="Durée en heures",
-        validators=[MinValueValidator(1), MaxValueValidator(settings.GARAGE_MAX_DUREE)],
+        validators=[MinValueValidator(limits.DUREE_MIN), MaxValueValidator(limits.DUREE_MAX)],
     )
     voiture = models.ForeignKey(
         Voiture, null=True, blank=True, on_delete=models.PROTECT, related_name="reparations"
     )
-    description = models.TextField(blank=True, max_length=2000, help_text="La plainte du client")
+    description = models.TextField(
+        blank=True, max_length=limits.DESCRIPTION_MAX, help_text="La plainte du client"
+    )
     statut = models.CharField(max_length=20, choices=Statut.choices, default=Statut.DEMANDEE)
     # Totals, kept by the domain functions whenever a line changes; frozen once invoiced.
     total_ht = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
@@ -192,7 +196,7 @@ class Reparation(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(duree__gte=1) & Q(duree__lte=settings.GARAGE_MAX_DUREE),
+                condition=Q(duree__gte=limits.DUREE_MIN) & Q(duree__lte=limits.DUREE_MAX),
                 name="reparation_duree_bornee",
             ),
         ]
@@ -255,8 +259,8 @@ class LigneMainOeuvre(models.Model):
         max_digits=6,
         decimal_places=2,
         validators=[
-            MinValueValidator(Decimal("0.25")),
-            MaxValueValidator(settings.GARAGE_MAX_DUREE),
+            MinValueValidator(limits.HEURES_MIN),
+            MaxValueValidator(limits.DUREE_MAX),
         ],
     )
     taux_horaire = models.DecimalField(max_digits=8, decimal_places=2)
@@ -321,7 +325,7 @@ class Demande(models.Model):
     piece = models.BigIntegerField(null=True, blank=True)
     duree = models.BigIntegerField(null=True, blank=True)
     voiture = models.BigIntegerField(null=True, blank=True)
-    description = models.TextField(blank=True, max_length=2000)
+    description = models.TextField(blank=True, max_length=limits.DESCRIPTION_MAX)
     cle_idempotence = models.CharField(max_length=255, null=True, blank=True, unique=True)
     statut = models.CharField(max_length=10, choices=Statut.choices, default=Statut.ACCEPTEE)
     motif = models.CharField(max_length=500, blank=True, help_text="Motif du rejet")
