@@ -32,7 +32,7 @@ run: install
 test: install lint test-sqlite test-postgres
 
 test-sqlite: install
-	DATABASE_URL= $(PY) -m pytest tests/unit tests/integration $(PYTEST_ARGS)
+	DATABASE_URL= $(PY) -m pytest tests/unit tests/integration tests/browser $(PYTEST_ARGS)
 
 test-postgres: install
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest tests $(PYTEST_ARGS)

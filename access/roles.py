@@ -49,6 +49,11 @@ ROLES: dict[str, tuple[str, ...]] = {
         "metier.add_paiement",
         "metier.view_avoir",
         "metier.view_ligneavoir",
+        # Estimates: made from an order, sent to the customer as a link, withdrawn.
+        "metier.view_devis",
+        "metier.add_devis",
+        "metier.envoyer_devis",
+        "metier.annuler_devis",
     ),
     MECANICIEN: (
         "metier.view_reparation",
@@ -56,6 +61,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "metier.view_lignemainoeuvre",
         "metier.view_voiture",
         "metier.view_piece",
+        "metier.view_devis",  # what the customer approved (and declined)
         # The work states; starting a repair consumes its parts from the stock.
         "metier.demarrer_reparation",
         "metier.terminer_reparation",

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
@@ -10,6 +11,8 @@ from metier import limits
 from metier.models import (
     Avoir,
     Client,
+    Devis,
+    DevisLigne,
     Facture,
     LigneAvoir,
     LigneFacture,
@@ -41,10 +44,30 @@ class PieceSerializer(serializers.ModelSerializer):
         help_text="initial stock (create only)",
     )
     disponible = serializers.IntegerField(read_only=True, help_text="stock - reserve")
+    prix_reemploi = serializers.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        max_value=limits.PRIX_MAX,
+        coerce_to_string=False,
+        required=False,
+        allow_null=True,
+        help_text="price of the same part reused (PIEC), offered on estimates; null: none",
+    )
 
     class Meta:
         model = Piece
-        fields = ["id", "nom", "prix", "stock", "reserve", "disponible", "seuil", "cree_le"]
+        fields = [
+            "id",
+            "nom",
+            "prix",
+            "prix_reemploi",
+            "stock",
+            "reserve",
+            "disponible",
+            "seuil",
+            "cree_le",
+        ]
         read_only_fields = ["reserve"]
 
     def get_fields(self):
@@ -104,8 +127,18 @@ class LignePieceSerializer(LineSerializer):
 
     class Meta:
         model = LignePiece
-        fields = ["id", "reparation", "piece", "quantite", "prix_unitaire", "montant", "initiale"]
-        read_only_fields = ["initiale"]
+        fields = [
+            "id",
+            "reparation",
+            "piece",
+            "quantite",
+            "prix_unitaire",
+            "montant",
+            "initiale",
+            "approbation",
+            "origine",
+        ]
+        read_only_fields = ["initiale", "approbation", "origine"]
 
 
 class LigneMainOeuvreSerializer(LineSerializer):
@@ -131,8 +164,9 @@ class LigneMainOeuvreSerializer(LineSerializer):
             "taux_horaire",
             "montant",
             "initiale",
+            "approbation",
         ]
-        read_only_fields = ["initiale"]
+        read_only_fields = ["initiale", "approbation"]
 
 
 class TransitionSerializer(serializers.ModelSerializer):
@@ -387,3 +421,126 @@ class PaiementSerializer(serializers.ModelSerializer):
             "recu_le",
         ]
         read_only_fields = ["acompte", "recu_le"]
+
+
+# --- estimates (Devis) -----------------------------------------------------------------------
+class DevisLigneSerializer(serializers.ModelSerializer):
+    quantite = serializers.DecimalField(
+        max_digits=8, decimal_places=2, coerce_to_string=False, read_only=True
+    )
+    prix_unitaire = serializers.DecimalField(
+        max_digits=10, decimal_places=2, coerce_to_string=False, read_only=True
+    )
+    montant = serializers.DecimalField(**MONEY)
+    prix_reemploi = serializers.DecimalField(
+        max_digits=10, decimal_places=2, coerce_to_string=False, read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = DevisLigne
+        fields = [
+            "id",
+            "nature",
+            "designation",
+            "piece",
+            "quantite",
+            "prix_unitaire",
+            "montant",
+            "prix_reemploi",
+            "decision",
+            "choix_piec",
+            "ligne_piece",
+            "ligne_main_oeuvre",
+        ]
+        read_only_fields = fields
+
+
+class DevisSerializer(serializers.ModelSerializer):
+    statut = serializers.SerializerMethodField()
+    lignes = DevisLigneSerializer(many=True, read_only=True)
+    total_ht = serializers.DecimalField(**MONEY)
+    montant_tva = serializers.DecimalField(**MONEY)
+    total_ttc = serializers.DecimalField(**MONEY)
+    taux_tva = serializers.DecimalField(
+        max_digits=5, decimal_places=4, coerce_to_string=False, read_only=True
+    )
+
+    class Meta:
+        model = Devis
+        fields = [
+            "id",
+            "numero",
+            "reparation",
+            "complementaire",
+            "statut",
+            "valide_jusqu_au",
+            "lignes",
+            "total_ht",
+            "taux_tva",
+            "montant_tva",
+            "total_ttc",
+            "cree_le",
+            "envoye_le",
+            "repondu_le",
+            "signature",
+            "adresse_ip",
+            "user_agent",
+            "empreinte",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=Devis.Statut.choices))
+    def get_statut(self, obj: Devis) -> str:
+        """`expire` for an open estimate past its validity date."""
+        return getattr(obj, "statut_affiche", None) or obj.statut_effectif
+
+
+class DevisEnvoyeSerializer(DevisSerializer):
+    lien = serializers.URLField(
+        read_only=True, help_text="the customer's approval link: shown once, send it to them"
+    )
+
+    class Meta(DevisSerializer.Meta):
+        fields = [*DevisSerializer.Meta.fields, "lien"]
+        read_only_fields = fields
+
+
+class LigneProposeeSerializer(serializers.Serializer):
+    """A line of a supplementary estimate: `piece` (+ `quantite`), or `heures` (+ `description`)."""
+
+    piece = serializers.PrimaryKeyRelatedField(queryset=Piece.objects.all(), required=False)
+    quantite = serializers.IntegerField(min_value=1, max_value=10_000, default=1)
+    heures = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        min_value=limits.HEURES_MIN,
+        max_value=limits.DUREE_MAX,
+        coerce_to_string=False,
+        required=False,
+    )
+    description = serializers.CharField(
+        max_length=200, required=False, default="", allow_blank=True
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if ("piece" in attrs) == ("heures" in attrs):
+            raise serializers.ValidationError(
+                {"piece": ["give either a part (`piece`) or labour hours (`heures`)"]}
+            )
+        return attrs
+
+
+class DevisCreateSerializer(serializers.Serializer):
+    reparation = serializers.PrimaryKeyRelatedField(queryset=Reparation.objects.all())
+    validite_jours = serializers.IntegerField(
+        min_value=1,
+        max_value=365,
+        required=False,
+        help_text="days the estimate stays valid (default GARAGE_DEVIS_VALIDITE_JOURS)",
+    )
+    lignes = LigneProposeeSerializer(
+        many=True,
+        required=False,
+        max_length=100,
+        help_text="only for a supplementary estimate (the work has started): the lines proposed",
+    )

@@ -6,6 +6,7 @@ import json
 
 from django.db import connection
 from django.http import HttpResponse
+from django.urls import reverse
 from django_filters import rest_framework as df
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -24,7 +25,7 @@ from rest_framework.response import Response
 
 from intake.serializers import DemandeSerializer
 from metier import documents, selectors, services
-from metier.models import Reparation, Voiture, normalise_immatriculation
+from metier.models import Devis, Reparation, Voiture, normalise_immatriculation
 
 from . import serializers
 
@@ -282,6 +283,79 @@ class DemandeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     filterset_fields = ["statut", "piece"]
     ordering_fields = ["cree_le", "traitee_le"]
     ordering = ["cree_le"]
+
+
+class DevisFilter(df.FilterSet):
+    statut = df.ChoiceFilter(
+        field_name="statut_affiche", choices=Devis.Statut.choices, label="status as shown"
+    )
+
+    class Meta:
+        model = Devis
+        fields = {"reparation": ["exact"], "complementaire": ["exact"]}
+
+
+class DevisViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Estimates: made from an order (`reparation`), sent as a link, answered by the customer
+    on the page the link opens. Never changed once made: withdraw it and make another."""
+
+    queryset = selectors.devis()
+    serializer_class = serializers.DevisSerializer
+    filterset_class = DevisFilter
+    ordering_fields = ["id", "cree_le", "valide_jusqu_au"]
+    action_permissions = {"envoyer": "metier.envoyer_devis", "annuler": "metier.annuler_devis"}
+
+    def filter_queryset(self, queryset):
+        if self.action in ("retrieve", "envoyer", "annuler"):
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def _read(self, devis: Devis) -> Devis:
+        return selectors.devis().get(pk=devis.pk)
+
+    @extend_schema(
+        request=serializers.DevisCreateSerializer,
+        responses={201: serializers.DevisSerializer, **ERRORS},
+        description=(
+            "Before the work starts: an estimate of the order's lines (it replaces an open "
+            "one). Once the work is in progress: a supplementary estimate of `lignes`."
+        ),
+    )
+    def create(self, request: Request) -> Response:
+        body = serializers.DevisCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        lignes = [services.LigneProposee(**line) for line in data.get("lignes", [])]
+        devis = services.create_devis(
+            reparation=data["reparation"],
+            lignes=lignes or None,
+            validite_jours=data.get("validite_jours"),
+            par=_user(request),
+        )
+        return Response(self.get_serializer(self._read(devis)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None, responses={200: serializers.DevisEnvoyeSerializer, 409: ERRORS[409]}
+    )
+    @action(detail=True, methods=["post"])
+    def envoyer(self, request: Request, pk: str | None = None) -> Response:
+        """Makes the customer's approval link (shown once; sending again revokes the last)."""
+        devis, jeton = services.envoyer_devis(devis=self.get_object(), par=_user(request))
+        devis = self._read(devis)
+        devis.lien = request.build_absolute_uri(reverse("portail:devis", args=[jeton]))
+        return Response(serializers.DevisEnvoyeSerializer(devis).data)
+
+    @extend_schema(request=None, responses={200: serializers.DevisSerializer, 409: ERRORS[409]})
+    @action(detail=True, methods=["post"])
+    def annuler(self, request: Request, pk: str | None = None) -> Response:
+        """Withdraws an estimate not yet answered: its link stops working."""
+        devis = services.annuler_devis(devis=self.get_object(), par=_user(request))
+        return Response(self.get_serializer(self._read(devis)).data)
 
 
 @extend_schema(responses={200: dict}, auth=[])

@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "intake",
     "pipeline",
     "observability",
+    "portail",
 ]
 
 MIDDLEWARE = [
@@ -278,6 +279,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DemandeStatutEnum": "metier.models.Demande.Statut",
         "ReparationStatutEnum": "metier.models.Reparation.Statut",
+        "DevisStatutEnum": "metier.models_devis.Devis.Statut",
+        "OrigineEnum": "metier.models.Origine",
+        "ApprobationEnum": "metier.models.Approbation",
     },
     # The schema and its page are public; everything they describe is not.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
@@ -326,6 +330,13 @@ def env_decimal(name: str, default: str) -> Decimal:
 # Money: the hourly labour rate and the VAT rate, copied onto each repair when it is made.
 GARAGE_TAUX_HORAIRE = env_decimal("GARAGE_TAUX_HORAIRE", "60.00")
 GARAGE_TAUX_TVA = env_decimal("GARAGE_TAUX_TVA", "0.20")
+
+# Estimates (metier/services/devis.py): days an estimate (and its approval link) stays valid,
+# and whether every order needs an approved estimate before the work starts. Off: an order
+# that never had an estimate (the seed's path: intake, worker) starts as before; one that has
+# an estimate needs the customer's approval of every line it does.
+GARAGE_DEVIS_VALIDITE_JOURS = env_int("GARAGE_DEVIS_VALIDITE_JOURS", 30)
+GARAGE_DEVIS_OBLIGATOIRE = env_bool("GARAGE_DEVIS_OBLIGATOIRE", False)
 
 # --- Invoicing: the garage's identity and terms, printed on every invoice (copied at issue) ---
 GARAGE_NOM = os.environ.get("GARAGE_NOM", "Garage (nom à configurer)")

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/", include("api.urls")),
     path("health/", health, name="health"),
     path("", include("observability.urls")),
+    path("", include("portail.urls")),  # the customer's pages (HTML, no account)
     path("", include("intake.urls")),
 ]
 if settings.DEBUG:

@@ -66,7 +66,7 @@ class PieceAdmin(ServiceAdmin):
     create_service = services.create_piece
     update_service = services.update_piece
     instance_kwarg = "piece"
-    fields_to_save = ("nom", "prix", "stock", "seuil")
+    fields_to_save = ("nom", "prix", "prix_reemploi", "stock", "seuil")
     actions = ["recevoir_dix"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -126,16 +126,16 @@ class VoitureAdmin(ServiceAdmin):
 class LignePieceInline(admin.TabularInline):
     model = LignePiece
     extra = 0
-    fields = ["piece", "quantite", "prix_unitaire", "initiale"]
-    readonly_fields = ["prix_unitaire", "initiale"]
+    fields = ["piece", "quantite", "prix_unitaire", "initiale", "approbation", "origine"]
+    readonly_fields = ["prix_unitaire", "initiale", "approbation", "origine"]
     autocomplete_fields = ["piece"]
 
 
 class LigneMainOeuvreInline(admin.TabularInline):
     model = LigneMainOeuvre
     extra = 0
-    fields = ["description", "heures", "taux_horaire", "initiale"]
-    readonly_fields = ["taux_horaire", "initiale"]
+    fields = ["description", "heures", "taux_horaire", "initiale", "approbation"]
+    readonly_fields = ["taux_horaire", "initiale", "approbation"]
 
 
 class TransitionInline(admin.TabularInline):
@@ -420,3 +420,7 @@ class EcritureJournalAdmin(ReadOnlyAdmin):
     list_display = ["position", "le", "type", "objet_id", "hash"]
     list_filter = ["type"]
     readonly_fields = [f.name for f in EcritureJournal._meta.fields]
+
+
+# Estimates (Devis): their own module, registered with the rest.
+from . import admin_devis  # noqa: E402, F401

@@ -28,6 +28,21 @@ def normalise_immatriculation(value: str) -> str:
     return "".join(ch for ch in value.upper() if ch.isalnum())
 
 
+class Approbation(models.TextChoices):
+    """The customer's word on an order line (see metier/services/devis.py)."""
+
+    EN_ATTENTE = "en_attente", "en attente d'accord"
+    APPROUVEE = "approuvee", "approuvée"
+    REFUSEE = "refusee", "refusée"  # declined work: kept on the order, outside its totals
+
+
+class Origine(models.TextChoices):
+    """Where a fitted part comes from: new, or reused (PIEC, code de la consommation L224-67)."""
+
+    NEUVE = "neuve", "neuve"
+    REEMPLOI = "reemploi", "de réemploi (PIEC)"
+
+
 class Client(models.Model):
     """A customer of the garage."""
 
@@ -64,6 +79,16 @@ class Piece(models.Model):
     stock = models.PositiveIntegerField(default=0)
     reserve = models.PositiveIntegerField(default=0)
     seuil = models.PositiveIntegerField(default=0, help_text="Seuil de réapprovisionnement")
+    # The price of the same part from the circular economy, when the garage can offer one:
+    # estimates then let the customer choose (PIEC).
+    prix_reemploi = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(limits.PRIX_MAX)],
+        help_text="Prix de la pièce de réemploi proposée (PIEC), le cas échéant",
+    )
     cree_le = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -71,6 +96,10 @@ class Piece(models.Model):
         permissions = [("receptionner_piece", "Can receive parts into stock")]
         constraints = [
             models.CheckConstraint(condition=Q(prix__gte=0), name="piece_prix_positif"),
+            models.CheckConstraint(
+                condition=Q(prix_reemploi__isnull=True) | Q(prix_reemploi__gte=0),
+                name="piece_prix_reemploi_positif",
+            ),
             models.CheckConstraint(condition=~Q(nom=""), name="piece_nom_non_vide"),
             # Stock never goes negative, whoever writes: the database says no.
             models.CheckConstraint(condition=Q(stock__gte=0), name="piece_stock_positif"),
@@ -198,6 +227,11 @@ class LignePiece(models.Model):
     prix_unitaire = models.DecimalField(max_digits=10, decimal_places=2)
     # Made from the request's `piece` (the seed's field): rewritten if that field changes.
     initiale = models.BooleanField(default=False)
+    # The customer's word (an estimate) and, for a part, new or reused (their PIEC choice).
+    approbation = models.CharField(
+        max_length=10, choices=Approbation.choices, default=Approbation.EN_ATTENTE
+    )
+    origine = models.CharField(max_length=10, choices=Origine.choices, default=Origine.NEUVE)
 
     class Meta:
         ordering = ["id"]
@@ -231,6 +265,9 @@ class LigneMainOeuvre(models.Model):
     )
     taux_horaire = models.DecimalField(max_digits=8, decimal_places=2)
     initiale = models.BooleanField(default=False)
+    approbation = models.CharField(
+        max_length=10, choices=Approbation.choices, default=Approbation.EN_ATTENTE
+    )
 
     class Meta:
         ordering = ["id"]
@@ -318,6 +355,8 @@ class Demande(models.Model):
 
 
 # --- Invoicing (issue 11, part B): invoices, credit notes, payments, journal --------------
+# --- Estimates (Devis): in their own module, so that this file stays easy to merge -------------
+from .models_devis import CompteurDevis, Devis, DevisLigne  # noqa: E402
 from .models_facturation import (  # noqa: E402
     Avoir,
     Compteur,
@@ -329,16 +368,21 @@ from .models_facturation import (  # noqa: E402
 )
 
 __all__ = [
+    "Approbation",
     "Avoir",
     "Client",
     "Compteur",
+    "CompteurDevis",
     "Demande",
+    "Devis",
+    "DevisLigne",
     "EcritureJournal",
     "Facture",
     "LigneAvoir",
     "LigneFacture",
     "LigneMainOeuvre",
     "LignePiece",
+    "Origine",
     "Paiement",
     "Piece",
     "Reparation",

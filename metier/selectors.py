@@ -8,6 +8,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import (
     Aggregate,
+    Case,
+    CharField,
     Count,
     DecimalField,
     DurationField,
@@ -21,14 +23,18 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import (
+    Approbation,
     Avoir,
     Client,
     Demande,
+    Devis,
+    DevisLigne,
     Facture,
     LigneAvoir,
     LigneFacture,
@@ -227,4 +233,43 @@ def pipeline_figures(*, now: datetime, window: timedelta = timedelta(minutes=5))
         a_publier=outbox["n"],
         retard_outbox=max(now - outbox["oldest"], timedelta(0)) if outbox["oldest"] else None,
         en_file=Demande.objects.filter(statut=Demande.Statut.EN_FILE).count(),
+    )
+
+
+# --- estimates (Devis) -------------------------------------------------------------------
+def devis() -> QuerySet[Devis]:
+    """Estimates with `statut_affiche`: `expire` for an open one past its validity date (the
+    stored status stays; nothing has to run at midnight), else the stored status."""
+    today = timezone.localdate()
+    return (
+        Devis.objects.select_related("reparation")
+        .prefetch_related(Prefetch("lignes", queryset=DevisLigne.objects.order_by("id")))
+        .annotate(
+            statut_affiche=Case(
+                When(
+                    statut__in=Devis.OUVERTS,
+                    valide_jusqu_au__lt=today,
+                    then=Value(Devis.Statut.EXPIRE),
+                ),
+                default=F("statut"),
+                output_field=CharField(),
+            )
+        )
+    )
+
+
+def lignes_devis(devis: Devis) -> QuerySet[DevisLigne]:
+    return DevisLigne.objects.filter(devis=devis).select_related("piece").order_by("id")
+
+
+def devis_approuves(reparation: Reparation) -> QuerySet[Devis]:
+    """The order's estimates the customer approved, wholly or in part (deposits, invoices)."""
+    return Devis.objects.filter(reparation=reparation, statut__in=Devis.APPROUVES)
+
+
+def travaux_refuses(reparation: Reparation) -> tuple[QuerySet[LignePiece], QuerySet[Any]]:
+    """The declined work kept on the order: its part lines and labour lines (for invoices)."""
+    return (
+        reparation.lignes_pieces.filter(approbation=Approbation.REFUSEE).order_by("id"),
+        reparation.lignes_main_oeuvre.filter(approbation=Approbation.REFUSEE).order_by("id"),
     )

@@ -6,7 +6,8 @@ their caller's transaction, so that the worker's batch and `create_reparation` s
 
 - `catalogue`: parts, clients, cars;
 - `reparations`: repair orders, their lines and money, their lifecycle, stock;
-- `demandes`: repair requests as the intake records them.
+- `demandes`: repair requests as the intake records them;
+- `devis`: estimates, their approval link and the customer's answer.
 """
 
 from .catalogue import (
@@ -22,6 +23,16 @@ from .catalogue import (
 )
 from .common import Conflict, NotFound
 from .demandes import accept_demande, validate_duree
+from .devis import (
+    LienInvalide,
+    LigneProposee,
+    Reponse,
+    annuler_devis,
+    create_devis,
+    devis_du_lien,
+    envoyer_devis,
+    repondre_devis,
+)
 from .reparations import (
     ACTIONS,
     NouvelOrdre,
@@ -44,12 +55,17 @@ from .reparations import (
 __all__ = [
     "ACTIONS",
     "Conflict",
+    "LienInvalide",
+    "LigneProposee",
     "NotFound",
     "NouvelOrdre",
+    "Reponse",
     "accept_demande",
     "add_ligne_main_oeuvre",
     "add_ligne_piece",
+    "annuler_devis",
     "create_client",
+    "create_devis",
     "create_piece",
     "create_reparation",
     "create_voiture",
@@ -59,9 +75,12 @@ __all__ = [
     "delete_piece",
     "delete_reparation",
     "delete_voiture",
+    "devis_du_lien",
+    "envoyer_devis",
     "lock_pieces",
     "make_orders",
     "receive_stock",
+    "repondre_devis",
     "totals",
     "transition",
     "update_client",

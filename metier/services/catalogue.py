@@ -14,8 +14,15 @@ from .common import delete, save, update
 
 # --- Pieces ---------------------------------------------------------------------------
 @transaction.atomic
-def create_piece(*, nom: str, prix: Decimal, stock: int = 0, seuil: int = 0) -> Piece:
-    return save(Piece(nom=nom, prix=prix, stock=stock, seuil=seuil))
+def create_piece(
+    *,
+    nom: str,
+    prix: Decimal,
+    stock: int = 0,
+    seuil: int = 0,
+    prix_reemploi: Decimal | None = None,
+) -> Piece:
+    return save(Piece(nom=nom, prix=prix, stock=stock, seuil=seuil, prix_reemploi=prix_reemploi))
 
 
 @transaction.atomic

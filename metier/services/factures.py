@@ -21,6 +21,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from ..models import (
+    Approbation,
     Avoir,
     EcritureJournal,
     Facture,
@@ -42,13 +43,28 @@ SIRET_RE = re.compile(r"^\d{14}$")
 
 # --- what the other parts of the domain provide --------------------------------------------
 def travaux_refuses(reparation: Reparation) -> list[dict[str, Any]]:
-    """The work the customer declined on this order's estimate(s), printed on the invoice.
-
-    Each item: {"designation": str, "quantite": str, "montant_ht": str}. The estimate
-    (`Devis`) is not in this branch yet: until it is, nothing was declined. The estimate's
-    code replaces this body with a query of its declined lines.
-    """
-    return []
+    """The work the customer declined on this order's estimate(s), printed on the invoice
+    (arrêté 87-06/C). Each item: {"designation": str, "quantite": str, "montant_ht": str}."""
+    refusee = Approbation.REFUSEE
+    items = [
+        {
+            "designation": ligne.piece.nom,
+            "quantite": str(ligne.quantite),
+            "montant_ht": str(cents(ligne.montant)),
+        }
+        for ligne in reparation.lignes_pieces.filter(approbation=refusee)
+        .select_related("piece")
+        .order_by("id")
+    ]
+    items += [
+        {
+            "designation": ligne.description or "main d'œuvre",
+            "quantite": str(ligne.heures),
+            "montant_ht": str(cents(ligne.montant)),
+        }
+        for ligne in reparation.lignes_main_oeuvre.filter(approbation=refusee).order_by("id")
+    ]
+    return items
 
 
 def origine_piece(ligne: LignePiece) -> str:
@@ -89,7 +105,9 @@ def mentions_retard(professionnel: bool) -> str:
 
 def _lignes(reparation: Reparation) -> list[LigneFacture]:
     lignes = []
-    for ligne in reparation.lignes_pieces.select_related("piece").order_by("id"):
+    # Declined lines are not invoiced: they are printed apart, as declined work.
+    pieces = reparation.lignes_pieces.exclude(approbation=Approbation.REFUSEE)
+    for ligne in pieces.select_related("piece").order_by("id"):
         lignes.append(
             LigneFacture(
                 nature=N.PIECE,
@@ -101,7 +119,8 @@ def _lignes(reparation: Reparation) -> list[LigneFacture]:
                 montant_ht=cents(ligne.montant),
             )
         )
-    for ligne in reparation.lignes_main_oeuvre.order_by("id"):
+    heures = reparation.lignes_main_oeuvre.exclude(approbation=Approbation.REFUSEE)
+    for ligne in heures.order_by("id"):
         lignes.append(
             LigneFacture(
                 nature=N.MAIN_OEUVRE,

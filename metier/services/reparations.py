@@ -8,6 +8,11 @@ Status (`Reparation.Statut`):
         │    ▶ en_attente_pieces
         └───── annuler (from any state before terminee) ─────────────▶ annulee
 
+Estimates (metier/services/devis.py): a line the customer declined stays on the order as
+declined work, outside its totals and its stock; `demarrer` refuses (409) an order with an
+estimate (or any order, with GARAGE_DEVIS_OBLIGATOIRE) while a line awaits the customer's
+approval. Changing the lines withdraws the order's open estimate.
+
 Stock: a planned repair *reserves* its parts (`Piece.reserve`); starting it *consumes*
 them (`stock` and `reserve` both go down); cancelling gives back what it held. Rows of the
 parts concerned are locked in id order, so concurrent writers queue instead of
@@ -29,7 +34,17 @@ from django.db.models import F
 from django.utils import timezone
 
 from .. import limits
-from ..models import LigneMainOeuvre, LignePiece, Piece, Reparation, Transition, Voiture
+from ..models import (
+    Approbation,
+    Devis,
+    LigneMainOeuvre,
+    LignePiece,
+    Origine,
+    Piece,
+    Reparation,
+    Transition,
+    Voiture,
+)
 from .common import Conflict, delete, save
 
 S = Reparation.Statut
@@ -82,9 +97,14 @@ def totals(line_amounts: Iterable[Decimal], taux_tva: Decimal) -> Totals:
     return Totals(ht, tva, ht + tva)
 
 
+def _counted(lines: Iterable[Any]) -> list[Any]:
+    """The lines the order does: declined work is kept on it, but neither priced nor fitted."""
+    return [line for line in lines if line.approbation != Approbation.REFUSEE]
+
+
 def _recompute(reparation: Reparation) -> None:
-    amounts = [line.montant for line in reparation.lignes_pieces.all()]
-    amounts += [line.montant for line in reparation.lignes_main_oeuvre.all()]
+    amounts = [line.montant for line in _counted(reparation.lignes_pieces.all())]
+    amounts += [line.montant for line in _counted(reparation.lignes_main_oeuvre.all())]
     t = totals(amounts, reparation.taux_tva)
     reparation.total_ht, reparation.montant_tva, reparation.total_ttc = (
         t.total_ht,
@@ -109,7 +129,7 @@ def lock_pieces(ids: Iterable[int]) -> dict[int, Piece]:
 def needs(reparation: Reparation) -> dict[int, int]:
     """Quantity of each part the order needs."""
     wanted: dict[int, int] = defaultdict(int)
-    for line in reparation.lignes_pieces.all():
+    for line in _counted(reparation.lignes_pieces.all()):
         wanted[line.piece_id] += line.quantite
     return dict(wanted)
 
@@ -204,21 +224,68 @@ def _change_lines(
     *,
     parts: bool = True,
     new_pieces: Iterable[int] = (),
+    lines_changed: bool = True,
 ) -> Any:
     """Runs `change` on an editable order, then keeps its totals and reservation true.
 
     The parts it holds and the parts it is about to hold are locked first, together and in
     id order, as every other writer locks them: no deadlock with a worker or a delivery.
+    When the lines change, an estimate still waiting for the customer no longer says what
+    the order is: it is withdrawn (its link stops working) and a new one must be sent.
     """
     reparation = _editable(reparation)
     if parts:
         lock_pieces({*needs(reparation), *new_pieces})
         _release(reparation)
     result = change(reparation)
+    if lines_changed:
+        withdraw_open_devis(reparation)
     _recompute(reparation)
     if parts and reparation.statut in (S.PLANIFIEE, S.EN_ATTENTE_PIECES):
         _plan(reparation, par)
     return result
+
+
+def withdraw_open_devis(reparation: Reparation) -> int:
+    """Withdraws the order's estimates still waiting for an answer (their links stop working)."""
+    return Devis.objects.filter(reparation=reparation, statut__in=Devis.OUVERTS).update(
+        statut=Devis.Statut.ANNULE, jeton_hash=""
+    )
+
+
+def lines_awaiting_approval(reparation: Reparation) -> list[str]:
+    """The lines the customer has yet to approve, when the order needs their approval: it has
+    an estimate (not withdrawn), or every order does (GARAGE_DEVIS_OBLIGATOIRE). An order
+    that never had one (the seed's path) needs none, unless the setting says so."""
+    required = (
+        settings.GARAGE_DEVIS_OBLIGATOIRE
+        or reparation.devis.exclude(statut=Devis.Statut.ANNULE).exists()
+    )
+    if not required:
+        return []
+    waiting = [
+        f"part line {line.pk} (piece {line.piece_id})"
+        for line in reparation.lignes_pieces.filter(approbation=Approbation.EN_ATTENTE)
+    ]
+    waiting += [
+        f"labour line {line.pk} ({line.description or 'main d oeuvre'})"
+        for line in reparation.lignes_main_oeuvre.filter(approbation=Approbation.EN_ATTENTE)
+    ]
+    return waiting
+
+
+def _check_approved(reparation: Reparation) -> None:
+    waiting = lines_awaiting_approval(reparation)
+    if waiting:
+        raise Conflict(
+            "cannot start: the customer has not approved "
+            + ", ".join(waiting)
+            + " (send them an estimate and wait for their answer)"
+        )
+    if not (
+        _counted(reparation.lignes_pieces.all()) or _counted(reparation.lignes_main_oeuvre.all())
+    ):
+        raise Conflict("cannot start: the customer declined every line of the order")
 
 
 def _editable(reparation: Reparation) -> Reparation:
@@ -368,6 +435,7 @@ def update_reparation(*, reparation: Reparation, par: Any = None, **fields: Any)
         change,
         parts=seed_changed,
         new_pieces=[new_piece.pk] if new_piece is not None else [],
+        lines_changed=seed_changed,
     )
 
 
@@ -398,6 +466,7 @@ def transition(*, reparation: Reparation, action: str, par: Any = None) -> Repar
         if short and before == S.EN_ATTENTE_PIECES:
             raise Conflict(f"still {describe(short)}")
     elif action == "demarrer":
+        _check_approved(reparation)
         wanted = needs(reparation)
         lock_pieces(wanted)
         for pid, qty in wanted.items():
@@ -413,8 +482,11 @@ def transition(*, reparation: Reparation, action: str, par: Any = None) -> Repar
                 Piece.objects.filter(pk=pid).update(stock=F("stock") + qty)
         else:
             _release(reparation)
+        withdraw_open_devis(reparation)
         _record(reparation, act.target, par)
     else:
+        if action == "terminer":
+            withdraw_open_devis(reparation)  # a supplementary estimate no longer applies
         _record(reparation, act.target, par)
     return reparation
 
@@ -442,8 +514,10 @@ def update_ligne_piece(*, ligne: LignePiece, par: Any = None, **fields: Any) -> 
     def change(_r: Reparation) -> LignePiece:
         for name, value in fields.items():
             setattr(ligne, name, value)
-        if "piece" in fields:
+        if "piece" in fields or ligne.origine == Origine.REEMPLOI:
             ligne.prix_unitaire = ligne.piece.prix
+        # The customer approved (or declined) another line: they are asked again.
+        ligne.approbation, ligne.origine = Approbation.EN_ATTENTE, Origine.NEUVE
         return save(ligne)
 
     new_piece = fields.get("piece")
@@ -486,6 +560,7 @@ def update_ligne_main_oeuvre(
     def change(_r: Reparation) -> LigneMainOeuvre:
         for name, value in fields.items():
             setattr(ligne, name, value)
+        ligne.approbation = Approbation.EN_ATTENTE
         return save(ligne)
 
     return _change_lines(ligne.reparation, par, change, parts=False)

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from metier import services
-from metier.models import LigneMainOeuvre, Reparation, Transition
+from metier.models import Devis, LigneMainOeuvre, Reparation, Transition
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def order():
     return services.create_reparation(piece=piece, duree=3, voiture=car)
 
 
-@pytest.mark.parametrize("model", ["piece", "reparation", "voiture", "client", "demande"])
+@pytest.mark.parametrize("model", ["piece", "reparation", "voiture", "client", "demande", "devis"])
 def test_every_model_is_listed(staff, model, order):
     assert staff.get(reverse(f"admin:metier_{model}_changelist")).status_code == 200
 
@@ -137,3 +137,23 @@ def test_invoice_pdf_in_the_admin_needs_the_view_permission(client):
         client.force_login(user)
         r = client.get(reverse("admin:metier_facture_pdf", args=[f.pk]))
         assert r.status_code == expected, role
+
+
+def test_estimates_in_the_admin_make_send_and_read(staff, order):
+    changelist = reverse("admin:metier_reparation_changelist")
+    r = staff.post(changelist, {"action": "faire_devis", "_selected_action": [order.pk]})
+    assert r.status_code == 302
+    devis = Devis.objects.get(reparation=order)
+    assert devis.lignes.count() == 2
+    r = staff.post(
+        reverse("admin:metier_devis_changelist"),
+        {"action": "envoyer", "_selected_action": [devis.pk]},
+        follow=True,
+    )
+    page = r.content.decode()
+    assert "send this link to the customer: http://testserver/devis/" in page
+    devis.refresh_from_db()
+    assert devis.statut == "envoye"
+    detail = staff.get(reverse("admin:metier_devis_change", args=[devis.pk])).content.decode()
+    assert devis.numero in detail and "jeton_hash" not in detail
+    assert staff.get(reverse("admin:metier_devis_add")).status_code == 403

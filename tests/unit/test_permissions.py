@@ -20,6 +20,7 @@ from metier.models import (
     Avoir,
     Client,
     Demande,
+    Devis,
     Facture,
     LigneMainOeuvre,
     LignePiece,
@@ -30,6 +31,7 @@ from metier.models import (
 )
 from metier.services import (
     create_client,
+    create_devis,
     create_piece,
     create_reparation,
     create_voiture,
@@ -189,6 +191,35 @@ class TestRepairAndStockActions(APIViewTestCases.ActionChecks):
 
     def make(self):
         return _repair_in("demandee")
+
+
+class TestDevisAPI(APIViewTestCases.CrudChecks):
+    """Estimates are made and read; never changed or deleted (withdrawn instead)."""
+
+    model = Devis
+    basename = "devis"
+    operations = ("list", "retrieve", "create")
+    role_access = {"accueil": "cr", "administrateur": "cr", "mecanicien": "r"}
+
+    def make(self):
+        return create_devis(reparation=_repair_in("demandee"))
+
+    def create_data(self):
+        return {"reparation": _repair_in("demandee").pk}
+
+
+class TestDevisActions(APIViewTestCases.ActionChecks):
+    """Who sends an estimate to the customer, and withdraws it: the service adviser."""
+
+    model = Devis
+    basename = "devis"
+    custom_actions = {
+        "envoyer": ("post", True, "metier.envoyer_devis", ("accueil", "administrateur")),
+        "annuler": ("post", True, "metier.annuler_devis", ("accueil", "administrateur")),
+    }
+
+    def make(self):
+        return create_devis(reparation=_repair_in("demandee"))
 
 
 class TestPieceActions(APIViewTestCases.ActionChecks):
