@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "metier",
     "api",
     "intake",
+    "atelier",
 ]
 
 MIDDLEWARE = [
@@ -290,6 +291,16 @@ GARAGE_RELAY_REQUEUE_AFTER = env_int("GARAGE_RELAY_REQUEUE_AFTER", 3600)
 GARAGE_CONNECT_TIMEOUT = env_float("GARAGE_CONNECT_TIMEOUT", 2.0)
 GARAGE_HEARTBEAT = env_int("GARAGE_HEARTBEAT", 30)
 GARAGE_MAX_MESSAGE_BYTES = env_int("GARAGE_MAX_MESSAGE_BYTES", 16 * 1024)
+
+# --- The garage, as its staff see it (admin title, workshop board) ---
+GARAGE_NOM = os.environ.get("GARAGE_NOM", "").strip() or "Garage"
+# The board polls its fragment this often (ms); the pipeline panel's broker and database
+# figures are computed at most once per GARAGE_BOARD_CACHE_SECONDS in each web process.
+GARAGE_BOARD_REFRESH_MS = env_int("GARAGE_BOARD_REFRESH_MS", 1000)
+GARAGE_BOARD_CACHE_SECONDS = env_float("GARAGE_BOARD_CACHE_SECONDS", 2.0)
+GARAGE_BOARD_CARDS = env_int("GARAGE_BOARD_CARDS", 50)  # cards shown per column at most
+# The staff's pages log in through the admin's login page (session).
+LOGIN_URL = "admin:login"
 
 # --- Domain bounds ---
 # Hours. A constant, not a setting: the database check constraint is built from it.

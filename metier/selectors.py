@@ -1,6 +1,24 @@
 """Read queries, in one place, so that the API and the admin list things the same way."""
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce, TruncMinute
 
 from .models import (
     Client,
@@ -68,3 +86,130 @@ def lignes_main_oeuvre() -> QuerySet[LigneMainOeuvre]:
 
 def demandes() -> QuerySet[Demande]:
     return Demande.objects.select_related("reparation")
+
+
+# --- the workshop board -------------------------------------------------------------------
+def atelier(*, statut: str, limit: int) -> list[Reparation]:
+    """The repairs of one status, with their car, customer and part, and `depuis`: when they
+    entered that status. At most `limit` (oldest first; the most recent first once done)."""
+    depuis = (
+        Transition.objects.filter(reparation=OuterRef("pk"), vers=OuterRef("statut"))
+        .order_by("-le", "-id")
+        .values("le")[:1]
+    )
+    order = "-id" if statut == Reparation.Statut.TERMINEE else "id"
+    return list(
+        Reparation.objects.filter(statut=statut)
+        .select_related("voiture__client", "piece")
+        .annotate(depuis=Coalesce(Subquery(depuis), F("cree_le")))
+        .order_by(order)[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class PipelineFigures:
+    """What the request pipeline did over `window`, from the requests' own timestamps."""
+
+    window: timedelta
+    demandes: int  # accepted by the intake in the window
+    rejetees: int  # of those, rejected
+    reparations: int  # repairs made from a request in the window
+    latence_p50: timedelta | None  # request accepted → repair committed
+    latence_p95: timedelta | None
+    a_publier: int  # in the outbox, not yet confirmed by the broker
+    retard_outbox: timedelta | None  # age of the oldest of those
+    en_file: int  # on the queue, no outcome yet
+
+    @property
+    def par_minute(self) -> float:
+        return self.demandes / (self.window.total_seconds() / 60)
+
+
+class _Percentile(Aggregate):
+    """PostgreSQL's percentile_cont (interpolated), over an interval."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = DurationField()
+
+    def __init__(self, expression: Any, fraction: float) -> None:
+        super().__init__(expression, fraction=f"{float(fraction)!r}")
+
+
+def _percentile(values: list[timedelta], fraction: float) -> timedelta | None:
+    """The same interpolation as percentile_cont, over sorted values."""
+    if not values:
+        return None
+    rank = fraction * (len(values) - 1)
+    low = int(rank)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (rank - low)
+
+
+def pipeline_figures(*, now: datetime, window: timedelta = timedelta(minutes=5)) -> PipelineFigures:
+    """Requests per minute, end-to-end latency (p50, p95), the outbox and the queue, over the
+    last `window`. Each figure is an indexed range or a partial index: cheap at any size."""
+    since = now - window
+    accepted = Demande.objects.filter(cree_le__gt=since, cree_le__lte=now).aggregate(
+        n=Count("id"), rejetees=Count("id", filter=Q(statut=Demande.Statut.REJETEE))
+    )
+    made = Reparation.objects.filter(
+        cree_le__gt=since, cree_le__lte=now, demande__traitee_le__isnull=False
+    )
+    latency = ExpressionWrapper(
+        F("demande__traitee_le") - F("demande__cree_le"), output_field=DurationField()
+    )
+    if connection.vendor == "postgresql":
+        row = made.aggregate(
+            n=Count("id"), p50=_Percentile(latency, 0.5), p95=_Percentile(latency, 0.95)
+        )
+        count, p50, p95 = row["n"], row["p50"], row["p95"]
+    else:
+        values = sorted(made.annotate(latence=latency).values_list("latence", flat=True))
+        count, p50, p95 = len(values), _percentile(values, 0.5), _percentile(values, 0.95)
+    outbox = Demande.objects.filter(statut=Demande.Statut.ACCEPTEE).aggregate(
+        n=Count("id"), oldest=Min("cree_le")
+    )
+    return PipelineFigures(
+        window=window,
+        demandes=accepted["n"],
+        rejetees=accepted["rejetees"],
+        reparations=count,
+        latence_p50=p50,
+        latence_p95=p95,
+        a_publier=outbox["n"],
+        retard_outbox=max(now - outbox["oldest"], timedelta(0)) if outbox["oldest"] else None,
+        en_file=Demande.objects.filter(statut=Demande.Statut.EN_FILE).count(),
+    )
+
+
+@dataclass(frozen=True)
+class Minute:
+    debut: datetime
+    demandes: int
+    reparations: int
+
+
+def pipeline_history(*, now: datetime, minutes: int = 60) -> list[Minute]:
+    """Requests accepted and repairs made per minute over the last `minutes`, oldest first
+    (the current, partial minute last)."""
+    end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    start = end - timedelta(minutes=minutes)
+
+    def per_minute(queryset: QuerySet) -> dict[datetime, int]:
+        rows = (
+            queryset.filter(cree_le__gte=start, cree_le__lt=end)
+            .annotate(minute=TruncMinute("cree_le", tzinfo=UTC))
+            .values("minute")
+            .annotate(n=Count("pk"))
+            .values_list("minute", "n")
+        )
+        return {minute: n for minute, n in rows}
+
+    demandes = per_minute(Demande.objects.all())
+    reparations = per_minute(Reparation.objects.filter(demande__isnull=False))
+    result = []
+    for i in range(minutes):
+        debut = (start + timedelta(minutes=i)).astimezone(UTC)
+        result.append(Minute(debut, demandes.get(debut, 0), reparations.get(debut, 0)))
+    return result
