@@ -7,12 +7,13 @@ register = template.Library()
 
 @register.filter
 def attente(value: timedelta | None) -> str:
-    """A wait as a person says it: `45 s`, `12 min`, `3 h 05`, `2 j 4 h`."""
+    """A wait as a person says it: `< 1 min`, `12 min`, `3 h 05`, `2 j 4 h`. Whole minutes:
+    the board's text then changes once a minute, not at every poll."""
     if value is None:
         return "—"
     seconds = max(int(value.total_seconds()), 0)
     if seconds < 60:
-        return f"{seconds} s"
+        return "< 1 min"
     minutes = seconds // 60
     if minutes < 60:
         return f"{minutes} min"
