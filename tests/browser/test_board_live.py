@@ -146,7 +146,7 @@ def test_board_live_in_a_browser(stack, browser):
     assert browser.find_elements(By.CSS_SELECTOR, "section.pipeline")
     # The panel counts the request (cached at most GARAGE_BOARD_CACHE_SECONDS).
     WebDriverWait(browser, 10).until(
-        lambda d: d.find_element(By.ID, "par-minute").text not in ("", "0.0")
+        lambda d: float(d.find_element(By.ID, "par-minute").text.replace(",", ".") or 0) > 0
     )
     time.sleep(1.2)  # one more poll, so that the picture shows the live stamp
     screenshot(browser, "board.png")
