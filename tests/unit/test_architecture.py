@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_PACKAGES = ["garage", "metier", "api", "intake", "messaging"]
+APP_PACKAGES = ["garage", "metier", "api", "intake", "messaging", "atelier"]
 
 
 def _imports(path: Path) -> set[str]:
