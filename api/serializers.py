@@ -1,16 +1,12 @@
 """Serializers: JSON shapes and field checks only; writes go through metier.services."""
 
-from datetime import datetime
 from decimal import Decimal
 
-from django.conf import settings
-from django.utils import timezone
 from rest_framework import serializers
-from rest_framework.reverse import reverse
 
+from metier import limits
 from metier.models import (
     Client,
-    Demande,
     LigneMainOeuvre,
     LignePiece,
     Piece,
@@ -27,11 +23,14 @@ class PieceSerializer(serializers.ModelSerializer):
         max_digits=10,
         decimal_places=2,
         min_value=Decimal("0"),
-        max_value=settings.GARAGE_MAX_PRIX,
+        max_value=limits.PRIX_MAX,
         coerce_to_string=False,
     )
     stock = serializers.IntegerField(
-        min_value=0, max_value=1_000_000, required=False, help_text="initial stock (create only)"
+        min_value=0,
+        max_value=limits.QUANTITE_STOCK_MAX,
+        required=False,
+        help_text="initial stock (create only)",
     )
     disponible = serializers.IntegerField(read_only=True, help_text="stock - reserve")
 
@@ -48,7 +47,7 @@ class PieceSerializer(serializers.ModelSerializer):
 
 
 class ReceptionSerializer(serializers.Serializer):
-    quantite = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    quantite = serializers.IntegerField(min_value=1, max_value=limits.QUANTITE_STOCK_MAX)
 
 
 class ClientSerializer(serializers.ModelSerializer):
@@ -105,8 +104,8 @@ class LigneMainOeuvreSerializer(LineSerializer):
     heures = serializers.DecimalField(
         max_digits=6,
         decimal_places=2,
-        min_value=Decimal("0.25"),
-        max_value=settings.GARAGE_MAX_DUREE,
+        min_value=limits.HEURES_MIN,
+        max_value=limits.DUREE_MAX,
         coerce_to_string=False,
     )
     taux_horaire = serializers.DecimalField(
@@ -137,8 +136,10 @@ class TransitionSerializer(serializers.ModelSerializer):
 
 
 class ReparationSerializer(serializers.ModelSerializer):
-    duree = serializers.IntegerField(min_value=1, max_value=settings.GARAGE_MAX_DUREE)
-    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    duree = serializers.IntegerField(min_value=limits.DUREE_MIN, max_value=limits.DUREE_MAX)
+    description = serializers.CharField(
+        max_length=limits.DESCRIPTION_MAX, required=False, allow_blank=True
+    )
     demande = serializers.UUIDField(source="demande_id", read_only=True, allow_null=True)
     lignes_pieces = LignePieceSerializer(many=True, read_only=True)
     lignes_main_oeuvre = LigneMainOeuvreSerializer(many=True, read_only=True)
@@ -168,80 +169,3 @@ class ReparationSerializer(serializers.ModelSerializer):
             "demande",
         ]
         read_only_fields = ["statut"]
-
-
-class DemandeSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField()
-    reparation = serializers.SerializerMethodField()
-    reparation_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Demande
-        fields = [
-            "id",
-            "url",
-            "piece",
-            "duree",
-            "voiture",
-            "description",
-            "statut",
-            "motif",
-            "reparation",
-            "reparation_url",
-            "cree_le",
-            "publiee_le",
-            "traitee_le",
-        ]
-
-    def get_url(self, obj: Demande) -> str:
-        return reverse("demande-detail", args=[obj.pk], request=self.context.get("request"))
-
-    def get_reparation(self, obj: Demande) -> int | None:
-        if obj.statut != Demande.Statut.TRAITEE:
-            return None  # no repair yet: no query (the intake answers with this shape)
-        reparation = getattr(obj, "reparation", None)  # reverse one-to-one: None when absent
-        return reparation.pk if reparation is not None else None
-
-    def get_reparation_url(self, obj: Demande) -> str | None:
-        pk = self.get_reparation(obj)
-        if pk is None:
-            return None
-        return reverse("reparation-detail", args=[pk], request=self.context.get("request"))
-
-    def to_representation(self, obj: Demande) -> dict:
-        """The same fields, written out directly: this is the intake's answer, on the hot path,
-        and building a ModelSerializer's fields costs more than the rest of the request.
-        (tests/unit/test_api.py checks it against the declared fields.)"""
-        return {
-            "id": str(obj.pk),
-            "url": self.get_url(obj),
-            "piece": obj.piece,
-            "duree": obj.duree,
-            "voiture": obj.voiture,
-            "description": obj.description,
-            "statut": obj.statut,
-            "motif": obj.motif,
-            "reparation": self.get_reparation(obj),
-            "reparation_url": self.get_reparation_url(obj),
-            "cree_le": _iso(obj.cree_le),
-            "publiee_le": _iso(obj.publiee_le),
-            "traitee_le": _iso(obj.traitee_le),
-        }
-
-
-def _iso(value: datetime | None) -> str | None:
-    """As DRF's DateTimeField writes it: in the current time zone, ISO 8601, `Z` for UTC."""
-    if value is None:
-        return None
-    text = timezone.localtime(value).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-class IntakeSerializer(serializers.Serializer):
-    """The body of `POST /reparation/`: the seed's `{"piece": 1, "duree": 5}`, and optionally
-    the car and the customer's complaint."""
-
-    piece = serializers.IntegerField(min_value=1)
-    duree = serializers.IntegerField(min_value=1, max_value=settings.GARAGE_MAX_DUREE)
-    voiture = serializers.IntegerField(min_value=1, required=False)
-    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)

@@ -17,6 +17,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from intake.serializers import DemandeSerializer
 from metier import selectors, services
 from metier.models import Reparation, Voiture, normalise_immatriculation
 
@@ -266,7 +267,7 @@ class DemandeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     """Repair requests and their state: read-only, they are created by the intake."""
 
     queryset = selectors.demandes()
-    serializer_class = serializers.DemandeSerializer
+    serializer_class = DemandeSerializer
     filterset_fields = ["statut", "piece"]
     ordering_fields = ["cree_le", "traitee_le"]
     ordering = ["cree_le"]

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "metier",
     "api",
     "intake",
+    "pipeline",
     "atelier",
 ]
 
@@ -292,13 +293,16 @@ GARAGE_DELIVERY_LIMIT = env_int("GARAGE_DELIVERY_LIMIT", 20)  # quorum queues on
 GARAGE_PREFETCH = env_int("GARAGE_PREFETCH", 1000)
 GARAGE_BATCH_SIZE = env_int("GARAGE_BATCH_SIZE", 500)
 GARAGE_BATCH_WAIT_MS = env_int("GARAGE_BATCH_WAIT_MS", 5)
+# The worker's batch handler, a dotted path: deliveries in, one outcome each out. Only the
+# fault-injection suite changes it (to wrap the real one); production keeps the default.
+GARAGE_BATCH_HANDLER = os.environ.get("GARAGE_BATCH_HANDLER", "pipeline.handler.handle_batch")
 GARAGE_RETRY_LIMIT = env_int("GARAGE_RETRY_LIMIT", 8)
 GARAGE_RETRY_BASE_MS = env_int("GARAGE_RETRY_BASE_MS", 1000)
 GARAGE_RELAY_INTERVAL = env_float("GARAGE_RELAY_INTERVAL", 1.0)
 GARAGE_RELAY_GRACE = env_float("GARAGE_RELAY_GRACE", 2.0)
 GARAGE_RELAY_BATCH = env_int("GARAGE_RELAY_BATCH", 500)
 # A queued request with no outcome after this long (seconds) is published again (see
-# outbox.py); 0 turns it off. Long enough that a mere backlog is rarely doubled.
+# pipeline/outbox.py); 0 turns it off. Long enough that a mere backlog is rarely doubled.
 GARAGE_RELAY_REQUEUE_AFTER = env_int("GARAGE_RELAY_REQUEUE_AFTER", 3600)
 GARAGE_CONNECT_TIMEOUT = env_float("GARAGE_CONNECT_TIMEOUT", 2.0)
 GARAGE_HEARTBEAT = env_int("GARAGE_HEARTBEAT", 30)
@@ -317,10 +321,7 @@ GARAGE_BOARD_CARDS = env_int("GARAGE_BOARD_CARDS", 50)  # cards shown per column
 # The staff's pages log in through the admin's login page (session).
 LOGIN_URL = "admin:login"
 
-# --- Domain bounds ---
-# Hours. A constant, not a setting: the database check constraint is built from it.
-GARAGE_MAX_DUREE = 1000
-GARAGE_MAX_PRIX = Decimal("99999999.99")
+# The domain's bounds (duree, description, ids, prices) are constants in metier/limits.py.
 
 
 def env_decimal(name: str, default: str) -> Decimal:

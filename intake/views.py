@@ -1,9 +1,8 @@
 """The intake: accept a repair request, commit it, answer 202. Publishing happens after the
-commit, off the request thread (see outbox.py), so RabbitMQ never holds up an answer."""
+commit, off the request thread (see pipeline/outbox.py), so RabbitMQ never holds up an answer."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import (
@@ -19,10 +18,11 @@ from rest_framework.response import Response
 from access.authentication import TokenAuthentication
 from access.permissions import requires
 from access.throttling import IntakeThrottle
-from api.serializers import DemandeSerializer, IntakeSerializer
+from metier import limits
 from metier.services import accept_demande
+from pipeline.outbox import publish_on_commit
 
-from .outbox import publish_on_commit
+from .serializers import DemandeSerializer, IntakeSerializer
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Token only, never the session: the GET intake changes state, and a browser's cookie must
@@ -56,7 +56,7 @@ def _accept(request: Request, piece: int, duree: int, **extra: object) -> Respon
     return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
 
-def _whole(name: str, raw: str) -> int:
+def _path_int(name: str, raw: str) -> int:
     try:
         return int(raw)
     except ValueError:
@@ -65,10 +65,10 @@ def _whole(name: str, raw: str) -> int:
 
 GET_PARAMS = [
     IDEMPOTENCY_PARAM,
-    OpenApiParameter("piece", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH),
+    OpenApiParameter("piece", {"type": "integer", "minimum": limits.ID_MIN}, OpenApiParameter.PATH),
     OpenApiParameter(
         "duree",
-        {"type": "integer", "minimum": 1, "maximum": settings.GARAGE_MAX_DUREE},
+        {"type": "integer", "minimum": limits.DUREE_MIN, "maximum": limits.DUREE_MAX},
         OpenApiParameter.PATH,
         description="hours",
     ),
@@ -82,7 +82,7 @@ GET_PARAMS = [
 @throttle_classes(THROTTLES)
 def demande_get(request: Request, piece: str, duree: str) -> Response:
     """The seed's intake: `GET /reparation/{piece}/{duree}/`."""
-    return _accept(request, _whole("piece", piece), _whole("duree", duree))
+    return _accept(request, _path_int("piece", piece), _path_int("duree", duree))
 
 
 @extend_schema(

@@ -1,8 +1,9 @@
 """The consumer loop: batches, manual acks after the work is committed, failure routing.
 
-The handler (domain code) gets a batch of `Delivery` and returns one outcome per delivery:
-`ACK`, `DeadLetter(reason)` or `Retry(reason)`; or it raises `TransientError` when the whole
-batch could not be done now (database unreachable...). This module then:
+The handler (the application's, given to `Consumer`) gets a batch of `Delivery` and returns
+one outcome per delivery: `ACK`, `DeadLetter(reason)` or `Retry(reason)`; or it raises
+`TransientError` when the whole batch could not be done now (database unreachable...). This
+module then:
 
 - dead-letters to `<queue>.dlq`, the reason in the `x-garage-reason` header;
 - retries through delay queues (`<queue>.retry.N`, TTL doubling, jitter per message) up to
@@ -16,7 +17,6 @@ broker redelivers it and the handler is idempotent.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import signal
 import threading
@@ -35,11 +35,6 @@ from .publisher import Backoff
 
 log = logging.getLogger(__name__)
 
-# Fault injection, for the fault-injection suite only: the probability that the process
-# kills itself after a batch is committed and before it is acked, the window where
-# redeliveries come from. Zero (off) unless the environment sets it.
-DIE_BEFORE_ACK = float(os.environ.get("GARAGE_FAULT_DIE_BEFORE_ACK") or 0)
-
 ATTEMPT_HEADER = "x-garage-attempt"
 REASON_HEADER = "x-garage-reason"
 
@@ -53,7 +48,6 @@ class Delivery:
     body: bytes
     message_id: str | None
     headers: dict
-    redelivered: bool
     delivery_tag: int
 
     @property
@@ -180,7 +174,6 @@ class Consumer:
                         body=body,
                         message_id=props.message_id,
                         headers=dict(props.headers or {}),
-                        redelivered=bool(method.redelivered),
                         delivery_tag=method.delivery_tag,
                     )
                 )
@@ -218,8 +211,6 @@ class Consumer:
                 self._retry(channel, delivery, outcome.reason)
             elif isinstance(outcome, DeadLetter):
                 self._dead_letter(channel, delivery, outcome.reason)
-        if DIE_BEFORE_ACK and random.random() < DIE_BEFORE_ACK:
-            os.kill(os.getpid(), signal.SIGKILL)
         # Everything is committed or republished (confirmed): one ack for the whole batch.
         channel.basic_ack(batch[-1].delivery_tag, multiple=True)
         self.stats["acked"] += len(batch)

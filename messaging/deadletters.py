@@ -17,7 +17,9 @@ from .consumer import ATTEMPT_HEADER, REASON_HEADER
 
 
 @dataclass(frozen=True)
-class DeadLetter:
+class StoredDeadLetter:
+    """A message parked in `<queue>.dlq`, as an operator sees it."""
+
     position: int
     message_id: str | None
     reason: str
@@ -48,7 +50,7 @@ def queue_depths(url: str | None = None, topo: Topology | None = None) -> dict[s
 @contextmanager
 def _dead_letters(
     url: str | None, topo: Topology
-) -> Iterator[tuple[BlockingChannel, list[tuple[DeadLetter, int]]]]:
+) -> Iterator[tuple[BlockingChannel, list[tuple[StoredDeadLetter, int]]]]:
     """Gets every dead letter once, unacked, with its delivery tag.
 
     What the caller does not ack goes back to the queue, in order, when the channel closes.
@@ -65,7 +67,10 @@ def _dead_letters(
             headers = dict(props.headers or {})
             reason = _text(headers.get(REASON_HEADER, ""))
             letters.append(
-                (DeadLetter(position, props.message_id, reason, headers, body), method.delivery_tag)
+                (
+                    StoredDeadLetter(position, props.message_id, reason, headers, body),
+                    method.delivery_tag,
+                )
             )
         yield channel, letters
         channel.close()
@@ -75,17 +80,19 @@ def _text(value: object) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
-def list_dead_letters(url: str | None = None, topo: Topology | None = None) -> list[DeadLetter]:
+def list_dead_letters(
+    url: str | None = None, topo: Topology | None = None
+) -> list[StoredDeadLetter]:
     with _dead_letters(url, topo or load_topology()) as (_channel, letters):
         return [letter for letter, _tag in letters]
 
 
 def replay_dead_letters(
-    select: Callable[[DeadLetter], bool],
-    before_replay: Callable[[list[DeadLetter]], None] | None = None,
+    select: Callable[[StoredDeadLetter], bool],
+    before_replay: Callable[[list[StoredDeadLetter]], None] | None = None,
     url: str | None = None,
     topo: Topology | None = None,
-) -> list[DeadLetter]:
+) -> list[StoredDeadLetter]:
     """Moves the selected dead letters back to the main queue, with a fresh retry count.
 
     Each is republished (confirmed) before it is acked on the DLQ: a crash in between

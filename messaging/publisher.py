@@ -40,9 +40,6 @@ class PublishError(Exception):
 class Message:
     body: bytes
     message_id: str | None = None
-    routing_key: str | None = None  # default: the main queue
-    headers: dict | None = None
-    expiration_ms: int | None = None
 
 
 @dataclass
@@ -155,14 +152,12 @@ class Publisher:
             for message in messages:
                 self._channel.basic_publish(
                     exchange="",
-                    routing_key=message.routing_key or self.topo.queue,
+                    routing_key=self.topo.queue,
                     body=message.body,
                     properties=pika.BasicProperties(
                         content_type=JSON,
                         delivery_mode=pika.DeliveryMode.Persistent,
                         message_id=message.message_id,
-                        headers=message.headers,
-                        expiration=str(message.expiration_ms) if message.expiration_ms else None,
                     ),
                     # mandatory: an unroutable message (queue missing) is an error, not a loss.
                     mandatory=True,

@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from . import limits
+
 NOM_MAX = 100
 
 # A VIN: 17 characters, digits and capitals without I, O and Q (ISO 3779).
@@ -60,7 +62,7 @@ class Piece(models.Model):
         "prix (€ HT)",
         max_digits=10,
         decimal_places=2,
-        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(settings.GARAGE_MAX_PRIX)],
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(limits.PRIX_MAX)],
     )
     # Stock: `stock` is on the shelf; `reserve` of it is promised to planned repairs.
     stock = models.PositiveIntegerField("stock", default=0)
@@ -162,7 +164,7 @@ class Reparation(models.Model):
     duree = models.PositiveIntegerField(
         "durée (h)",
         help_text="Durée en heures",
-        validators=[MinValueValidator(1), MaxValueValidator(settings.GARAGE_MAX_DUREE)],
+        validators=[MinValueValidator(limits.DUREE_MIN), MaxValueValidator(limits.DUREE_MAX)],
     )
     voiture = models.ForeignKey(
         Voiture,
@@ -173,7 +175,10 @@ class Reparation(models.Model):
         verbose_name="voiture",
     )
     description = models.TextField(
-        "plainte du client", blank=True, max_length=2000, help_text="La plainte du client"
+        "plainte du client",
+        blank=True,
+        max_length=limits.DESCRIPTION_MAX,
+        help_text="La plainte du client",
     )
     statut = models.CharField(
         "statut", max_length=20, choices=Statut.choices, default=Statut.DEMANDEE
@@ -209,7 +214,7 @@ class Reparation(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(duree__gte=1) & Q(duree__lte=settings.GARAGE_MAX_DUREE),
+                condition=Q(duree__gte=limits.DUREE_MIN) & Q(duree__lte=limits.DUREE_MAX),
                 name="reparation_duree_bornee",
             ),
         ]
@@ -278,8 +283,8 @@ class LigneMainOeuvre(models.Model):
         max_digits=6,
         decimal_places=2,
         validators=[
-            MinValueValidator(Decimal("0.25")),
-            MaxValueValidator(settings.GARAGE_MAX_DUREE),
+            MinValueValidator(limits.HEURES_MIN),
+            MaxValueValidator(limits.DUREE_MAX),
         ],
     )
     taux_horaire = models.DecimalField("taux horaire (€ HT)", max_digits=8, decimal_places=2)
@@ -354,7 +359,9 @@ class Demande(models.Model):
     piece = models.BigIntegerField("pièce (n°)", null=True, blank=True)
     duree = models.BigIntegerField("durée (h)", null=True, blank=True)
     voiture = models.BigIntegerField("voiture (n°)", null=True, blank=True)
-    description = models.TextField("plainte du client", blank=True, max_length=2000)
+    description = models.TextField(
+        "plainte du client", blank=True, max_length=limits.DESCRIPTION_MAX
+    )
     cle_idempotence = models.CharField(
         "clé d'idempotence", max_length=255, null=True, blank=True, unique=True
     )

@@ -1,9 +1,12 @@
-"""Functions that change the garage's state. Each runs in one transaction and takes keyword
-arguments; the API, the intake, the worker, the admin and the commands all call these.
+"""Functions that change the garage's state. Each takes keyword arguments and runs in at
+most one transaction (`accept_demande` without a key is a single INSERT, its own
+transaction); the API, the intake, the pipeline, the admin and the commands all call these.
+`make_orders` and `reserve` (reparations.py) are the exception on purpose: they run inside
+their caller's transaction, so that the worker's batch and `create_reparation` share them.
 
 - `catalogue`: parts, clients, cars;
 - `reparations`: repair orders, their lines and money, their lifecycle, stock;
-- `demandes`: repair requests, from the intake to the worker's batches.
+- `demandes`: repair requests as the intake records them.
 """
 
 from .catalogue import (
@@ -18,24 +21,18 @@ from .catalogue import (
     update_voiture,
 )
 from .common import Conflict, NotFound
-from .demandes import (
-    RepairRequest,
-    Result,
-    accept_demande,
-    mark_published,
-    mark_republished,
-    process_demandes,
-    reopen_demandes,
-    validate_duree,
-)
+from .demandes import accept_demande, validate_duree
 from .reparations import (
     ACTIONS,
+    NouvelOrdre,
     add_ligne_main_oeuvre,
     add_ligne_piece,
     create_reparation,
     delete_ligne_main_oeuvre,
     delete_ligne_piece,
     delete_reparation,
+    lock_pieces,
+    make_orders,
     receive_stock,
     totals,
     transition,
@@ -48,8 +45,7 @@ __all__ = [
     "ACTIONS",
     "Conflict",
     "NotFound",
-    "RepairRequest",
-    "Result",
+    "NouvelOrdre",
     "accept_demande",
     "add_ligne_main_oeuvre",
     "add_ligne_piece",
@@ -63,11 +59,9 @@ __all__ = [
     "delete_piece",
     "delete_reparation",
     "delete_voiture",
-    "mark_published",
-    "mark_republished",
-    "process_demandes",
+    "lock_pieces",
+    "make_orders",
     "receive_stock",
-    "reopen_demandes",
     "totals",
     "transition",
     "update_client",

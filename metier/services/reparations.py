@@ -26,7 +26,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
+from .. import limits
 from ..models import LigneMainOeuvre, LignePiece, Piece, Reparation, Transition, Voiture
 from .common import Conflict, save
 
@@ -121,10 +123,32 @@ def shortages(wanted: dict[int, int], pieces: dict[int, Piece]) -> dict[int, int
     }
 
 
-def _move_reserve(pieces: dict[int, Piece], wanted: dict[int, int], sign: int) -> None:
+def _unreserve(wanted: dict[int, int]) -> None:
     for pid, qty in wanted.items():
-        Piece.objects.filter(pk=pid).update(reserve=F("reserve") + sign * qty)
-        pieces[pid].reserve += sign * qty
+        Piece.objects.filter(pk=pid).update(reserve=F("reserve") - qty)
+
+
+def reserve(
+    wanted_by_order: list[dict[int, int]], pieces: dict[int, Piece]
+) -> list[dict[int, int]]:
+    """Plans orders against the locked `pieces`, one after the other: each gets every part it
+    needs reserved, or none. Returns, for each order, what is missing (empty: reserved).
+
+    Set-based: one UPDATE per part concerned, however many orders (the worker plans
+    hundreds at once); `pieces` is kept up to date in memory.
+    """
+    shorts: list[dict[int, int]] = []
+    reserved: dict[int, int] = defaultdict(int)
+    for wanted in wanted_by_order:
+        short = shortages(wanted, pieces)
+        if not short:
+            for pid, qty in wanted.items():
+                pieces[pid].reserve += qty
+                reserved[pid] += qty
+        shorts.append(short)
+    for pid, qty in sorted(reserved.items()):
+        Piece.objects.filter(pk=pid).update(reserve=F("reserve") + qty)
+    return shorts
 
 
 def _record(reparation: Reparation, vers: str, par: Any = None, motif: str = "") -> None:
@@ -145,15 +169,18 @@ def _plan(
     """
     wanted = needs(reparation)
     pieces = pieces if pieces is not None else lock_pieces(wanted)
-    short = shortages(wanted, pieces)
+    [short] = reserve([wanted], pieces)
+    statut, motif = planned_status(short)
+    if reparation.statut != statut:
+        _record(reparation, statut, par, motif)
+    return short
+
+
+def planned_status(short: dict[int, int], motif: str = "") -> tuple[str, str]:
+    """The status a planned order takes, and the reason its transition records."""
     if short:
-        if reparation.statut != S.EN_ATTENTE_PIECES:
-            _record(reparation, S.EN_ATTENTE_PIECES, par, describe(short))
-        return short
-    _move_reserve(pieces, wanted, +1)
-    if reparation.statut != S.PLANIFIEE:
-        _record(reparation, S.PLANIFIEE, par)
-    return {}
+        return S.EN_ATTENTE_PIECES, describe(short)
+    return S.PLANIFIEE, motif
 
 
 def describe(short: dict[int, int]) -> str:
@@ -166,7 +193,8 @@ def _release(reparation: Reparation) -> None:
     """Gives back what the order holds: its reservation if planned."""
     if reparation.statut == S.PLANIFIEE:
         wanted = needs(reparation)
-        _move_reserve(lock_pieces(wanted), wanted, -1)
+        lock_pieces(wanted)
+        _unreserve(wanted)
 
 
 def _change_lines(
@@ -201,18 +229,96 @@ def _editable(reparation: Reparation) -> Reparation:
 
 
 # --- orders -----------------------------------------------------------------------------
-def _initial_lines(reparation: Reparation) -> None:
-    piece = reparation.piece
-    LignePiece.objects.create(
-        reparation=reparation, piece=piece, quantite=1, prix_unitaire=piece.prix, initiale=True
+def _initial_lines(reparation: Reparation, piece: Piece) -> tuple[LignePiece, LigneMainOeuvre]:
+    """The lines an order is made with, from the seed's two fields: the part (quantity 1, its
+    price copied) and `duree` hours of labour (the hourly rate copied)."""
+    return (
+        LignePiece(
+            reparation=reparation,
+            piece=piece,
+            quantite=1,
+            prix_unitaire=piece.prix,
+            initiale=True,
+        ),
+        LigneMainOeuvre(
+            reparation=reparation,
+            heures=Decimal(reparation.duree),
+            taux_horaire=settings.GARAGE_TAUX_HORAIRE,
+            description="main d'œuvre",
+            initiale=True,
+        ),
     )
-    LigneMainOeuvre.objects.create(
-        reparation=reparation,
-        heures=Decimal(reparation.duree),
-        taux_horaire=settings.GARAGE_TAUX_HORAIRE,
-        description="main d'œuvre",
-        initiale=True,
+
+
+@dataclass(frozen=True)
+class NouvelOrdre:
+    """What a new repair order is made from: the seed's part and hours; optionally the car,
+    the customer's complaint, the request it answers and the reason its planning records."""
+
+    piece: Piece
+    duree: int
+    voiture_id: int | None = None
+    description: str = ""
+    demande_id: Any = None
+    motif: str = ""
+
+
+def make_orders(
+    *,
+    ordres: list[NouvelOrdre],
+    pieces: dict[int, Piece] | None = None,
+    par: Any = None,
+    validate: bool = False,
+) -> list[Reparation]:
+    """Makes repair orders, one or a whole batch: the only place an order is made.
+
+    Each order gets its initial lines, its totals and its first transition. Given the locked
+    `pieces`, the orders are also planned, in turn (`reserve`): `planifiee` with its part
+    reserved, or `en_attente_pieces`; without, they start `demandee`.
+
+    Set-based: a handful of statements whatever the number of orders (the worker's drain
+    speed depends on it). It runs in the caller's transaction; `validate` runs each model's
+    full validation first (the API's path; the worker's requests are checked already).
+    """
+    if not ordres:
+        return []
+    taux_tva = settings.GARAGE_TAUX_TVA
+    if pieces is None:
+        plans = [(S.DEMANDEE, "")] * len(ordres)
+    else:
+        shorts = reserve([{o.piece.pk: 1} for o in ordres], pieces)
+        plans = [planned_status(s, o.motif) for s, o in zip(shorts, ordres, strict=True)]
+    reparations, lines = [], []
+    for o, (statut, _motif) in zip(ordres, plans, strict=True):
+        rep = Reparation(
+            piece=o.piece,
+            duree=o.duree,
+            voiture_id=o.voiture_id,
+            description=o.description,
+            demande_id=o.demande_id,
+            statut=statut,
+            taux_tva=taux_tva,
+        )
+        pair = _initial_lines(rep, o.piece)
+        t = totals([line.montant for line in pair], taux_tva)
+        rep.total_ht, rep.montant_tva, rep.total_ttc = t.total_ht, t.montant_tva, t.total_ttc
+        if validate:
+            rep.full_clean()
+        reparations.append(rep)
+        lines.append(pair)
+    Reparation.objects.bulk_create(reparations)
+    # The lines were made before their order had a primary key: point them at it now.
+    for rep, pair in zip(reparations, lines, strict=True):
+        for line in pair:
+            line.reparation = rep
+    LignePiece.objects.bulk_create(lp for lp, _ in lines)
+    LigneMainOeuvre.objects.bulk_create(lmo for _, lmo in lines)
+    now = timezone.now()
+    Transition.objects.bulk_create(
+        Transition(reparation=rep, de="", vers=rep.statut, par=par, le=now, motif=motif[:500])
+        for rep, (_statut, motif) in zip(reparations, plans, strict=True)
     )
+    return reparations
 
 
 @transaction.atomic
@@ -224,19 +330,15 @@ def create_reparation(
     description: str = "",
     par: Any = None,
 ) -> Reparation:
-    """A repair order from the seed's two fields: one part line and one labour line."""
-    reparation = save(
-        Reparation(
-            piece=piece,
-            duree=duree,
-            voiture=voiture,
-            description=description,
-            taux_tva=settings.GARAGE_TAUX_TVA,
-        )
+    """A repair order from the seed's two fields: one part line and one labour line. It
+    starts `demandee`; `planifier` reserves its parts."""
+    ordre = NouvelOrdre(
+        piece=piece,
+        duree=duree,
+        voiture_id=voiture.pk if voiture is not None else None,
+        description=description,
     )
-    Transition.objects.create(reparation=reparation, de="", vers=S.DEMANDEE, par=par)
-    _initial_lines(reparation)
-    _recompute(reparation)
+    [reparation] = make_orders(ordres=[ordre], par=par, validate=True)
     return reparation
 
 
@@ -254,7 +356,9 @@ def update_reparation(*, reparation: Reparation, par: Any = None, **fields: Any)
             # The lines made from the seed's fields follow them; lines added by staff stay.
             locked.lignes_pieces.filter(initiale=True).delete()
             locked.lignes_main_oeuvre.filter(initiale=True).delete()
-            _initial_lines(locked)
+            part_line, labour_line = _initial_lines(locked, locked.piece)
+            part_line.save()
+            labour_line.save()
         return locked
 
     new_piece = fields.get("piece")
@@ -399,9 +503,11 @@ def receive_stock(*, piece: Piece, quantite: int, par: Any = None) -> Piece:
     if (
         isinstance(quantite, bool)
         or not isinstance(quantite, int)
-        or not 1 <= quantite <= 1_000_000
+        or not 1 <= quantite <= limits.QUANTITE_STOCK_MAX
     ):
-        raise ValidationError({"quantite": ["must be a whole number from 1 to 1000000"]})
+        raise ValidationError(
+            {"quantite": [f"must be a whole number from 1 to {limits.QUANTITE_STOCK_MAX}"]}
+        )
     waiting_ids = set(
         LignePiece.objects.filter(piece=piece, reparation__statut=S.EN_ATTENTE_PIECES).values_list(
             "reparation_id", flat=True

@@ -43,14 +43,18 @@ def _assert_guarantee(t, *, all_done: bool = True) -> None:
 
 def test_consumer_killed_again_and_again(stack, vhost):
     """SIGKILL from outside every ~0.7 s, and the consumer also dies by itself right after a
-    commit and before its ack (GARAGE_FAULT_DIE_BEFORE_ACK), while 2,000 requests stream in."""
+    commit and before its ack (tests/support/dying_handler.py), while 2,000 requests stream in."""
     piece = _piece()
     stack.start_web(workers=2, threads=8)
     stream = Stream(stack.base_url, piece, headers=stack.headers, total=2000, concurrency=8)
     feeding = stream.start(pause=0.002)
     kills = commit_ack_deaths = 0
     while feeding.is_alive() or kills < 3:
-        consumer = stack.start_consumer(GARAGE_FAULT_DIE_BEFORE_ACK="0.25", GARAGE_BATCH_SIZE="50")
+        consumer = stack.start_consumer(
+            GARAGE_BATCH_HANDLER="tests.support.dying_handler.handle_batch",
+            GARAGE_TEST_DIE_AFTER_COMMIT="0.25",
+            GARAGE_BATCH_SIZE="50",
+        )
         # Its lifetime counts from when it consumes, not from its start: on a loaded machine
         # start-up alone can take longer than the lifetime, and the window is never reached.
         _wait_consuming(consumer)

@@ -9,7 +9,9 @@ from django.db import connection
 
 from metier import services
 from metier.models import Piece, Reparation, Transition
-from metier.services import Conflict, RepairRequest
+from metier.services import Conflict
+from pipeline import demandes as pipeline_demandes
+from pipeline.demandes import RepairRequest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Reparation.Statut
@@ -55,7 +57,7 @@ def test_concurrent_workers_and_receptions_keep_stock_true():
 
     @_in_thread
     def worker(i):
-        return services.process_demandes(
+        return pipeline_demandes.process_demandes(
             requests=[RepairRequest(key=None, piece=piece.pk, duree=1) for _ in range(5)]
         )
 

@@ -153,7 +153,7 @@ def test_demande_fast_representation_matches_the_declared_fields(admin_api, piec
     same values as DRF's own fields would give."""
     from rest_framework import serializers as drf
 
-    from api.serializers import DemandeSerializer
+    from intake.serializers import DemandeSerializer
 
     d = Demande.objects.create(piece=piece.pk, duree=2, description="x")
     request = admin_api.get(f"/api/demande/{d.pk}/").wsgi_request

@@ -8,7 +8,9 @@ from django.db import IntegrityError, transaction
 
 from metier import services
 from metier.models import Piece, Reparation, Transition
-from metier.services import Conflict, RepairRequest, totals
+from metier.services import Conflict, totals
+from pipeline import demandes as pipeline_demandes
+from pipeline.demandes import RepairRequest
 
 pytestmark = pytest.mark.django_db
 S = Reparation.Statut
@@ -208,8 +210,8 @@ def test_worker_plans_reserves_and_prices(stocked):
         RepairRequest(key=None, piece=stocked.pk, duree=2, voiture=car.pk, description="vidange")
         for _ in range(5)
     ]
-    results = services.process_demandes(requests=requests)
-    assert [r.status for r in results] == ["done"] * 5
+    results = pipeline_demandes.process_demandes(requests=requests)
+    assert [(r.statut, r.doublon) for r in results] == [("traitee", False)] * 5
     reps = list(Reparation.objects.order_by("id"))
     assert [r.statut for r in reps] == [S.PLANIFIEE] * 3 + [S.EN_ATTENTE_PIECES] * 2
     assert fresh(stocked).reserve == 3
@@ -221,7 +223,7 @@ def test_worker_plans_reserves_and_prices(stocked):
 
 
 def test_worker_rejects_unknown_car(stocked):
-    [result] = services.process_demandes(
+    [result] = pipeline_demandes.process_demandes(
         requests=[RepairRequest(key=None, piece=stocked.pk, duree=1, voiture=999999)]
     )
-    assert result.status == "rejected" and "unknown car" in result.reason
+    assert result.statut == "rejetee" and "unknown car" in result.motif

@@ -9,7 +9,8 @@ from django.db import IntegrityError, transaction
 
 from metier import services
 from metier.models import Demande, Piece, Reparation
-from metier.services import RepairRequest
+from pipeline import demandes as pipeline_demandes
+from pipeline.demandes import RepairRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -68,10 +69,10 @@ def test_idempotency_key_returns_the_same_demande(piece):
 def test_process_demandes_is_idempotent(piece):
     demande, _ = services.accept_demande(piece=piece.pk, duree=5)
     req = RepairRequest(key=demande.pk, piece=piece.pk, duree=5)
-    first = services.process_demandes(requests=[req, req])
-    assert [r.status for r in first] == ["done", "duplicate"]
-    again = services.process_demandes(requests=[req])
-    assert again[0].status == "duplicate"
+    first = pipeline_demandes.process_demandes(requests=[req, req])
+    assert [(r.statut, r.doublon) for r in first] == [("traitee", False), ("traitee", True)]
+    again = pipeline_demandes.process_demandes(requests=[req])
+    assert again[0].doublon
     assert Reparation.objects.count() == 1
     demande.refresh_from_db()
     assert demande.statut == Demande.Statut.TRAITEE
@@ -83,10 +84,10 @@ def test_process_demandes_rejects_with_reason(piece):
     demande, _ = services.accept_demande(piece=piece.pk, duree=5)
     piece_id = piece.pk
     Piece.objects.filter(pk=piece_id).delete()  # the part went away after acceptance
-    [result] = services.process_demandes(
+    [result] = pipeline_demandes.process_demandes(
         requests=[RepairRequest(key=demande.pk, piece=piece_id, duree=5)]
     )
-    assert result.status == "rejected" and "unknown part" in result.reason
+    assert result.statut == "rejetee" and "unknown part" in result.motif
     demande.refresh_from_db()
     assert demande.statut == Demande.Statut.REJETEE and "unknown part" in demande.motif
     assert Reparation.objects.count() == 0
@@ -94,21 +95,27 @@ def test_process_demandes_rejects_with_reason(piece):
 
 def test_unkeyed_and_foreign_keys_are_processed(piece):
     foreign = uuid.uuid4()
-    results = services.process_demandes(
+    results = pipeline_demandes.process_demandes(
         requests=[
             RepairRequest(key=None, piece=piece.pk, duree=1),
             RepairRequest(key=foreign, piece=piece.pk, duree=2),
             RepairRequest(key=foreign, piece=piece.pk, duree=2),
         ]
     )
-    assert [r.status for r in results] == ["done", "done", "duplicate"]
+    assert [(r.statut, r.doublon) for r in results] == [
+        ("traitee", False),
+        ("traitee", False),
+        ("traitee", True),
+    ]
     assert Demande.objects.get(pk=foreign).statut == Demande.Statut.TRAITEE
     assert Reparation.objects.count() == 2
 
 
 def test_mark_published_does_not_undo_a_final_state(piece):
     demande, _ = services.accept_demande(piece=piece.pk, duree=5)
-    services.process_demandes(requests=[RepairRequest(key=demande.pk, piece=piece.pk, duree=5)])
-    services.mark_published(ids=[demande.pk])
+    pipeline_demandes.process_demandes(
+        requests=[RepairRequest(key=demande.pk, piece=piece.pk, duree=5)]
+    )
+    pipeline_demandes.mark_published(ids=[demande.pk])
     demande.refresh_from_db()
     assert demande.statut == Demande.Statut.TRAITEE and demande.publiee_le is not None

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from intake import messages
+from pipeline import messages
 
 
 @pytest.mark.parametrize(
@@ -85,7 +85,7 @@ def test_a_forged_attempt_header_counts_as_zero(header, attempt):
     from messaging.consumer import ATTEMPT_HEADER, Delivery
 
     headers = {} if header is None else {ATTEMPT_HEADER: header}
-    delivery = Delivery(b"{}", None, headers, False, 1)
+    delivery = Delivery(b"{}", None, headers, 1)
     assert delivery.attempt == attempt
 
 
@@ -112,9 +112,9 @@ def test_a_message_the_database_would_refuse_is_rejected_first():
 @pytest.mark.django_db
 def test_one_bad_message_does_not_hold_back_its_batch(monkeypatch, piece):
     """A failure that is not transient is narrowed down to the message that causes it."""
-    from intake import worker
     from messaging.consumer import ACK, Delivery, Retry
     from metier.models import Reparation
+    from pipeline import handler as worker
 
     real = worker.process_demandes
 
@@ -125,7 +125,7 @@ def test_one_bad_message_does_not_hold_back_its_batch(monkeypatch, piece):
 
     monkeypatch.setattr(worker, "process_demandes", picky)
     batch = [
-        Delivery(json.dumps({"piece": piece.pk, "duree": d}).encode(), None, {}, False, i)
+        Delivery(json.dumps({"piece": piece.pk, "duree": d}).encode(), None, {}, i)
         for i, d in enumerate([2, 13, 3])
     ]
     outcomes = worker.handle_batch(batch)

@@ -2,9 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from intake.messages import key_for
 from messaging.deadletters import list_dead_letters, replay_dead_letters
-from metier.services import reopen_demandes
+from pipeline.demandes import reopen_demandes
+from pipeline.messages import key_for
 
 
 class Command(BaseCommand):

@@ -3,11 +3,12 @@
 import logging
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils.module_loading import import_string
 
-from intake.outbox import run_relay
-from intake.worker import handle_batch
 from messaging.consumer import Consumer
+from pipeline.outbox import run_relay
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, no_relay: bool = False, **options):
-        consumer = Consumer(handle_batch)
+        consumer = Consumer(import_string(settings.GARAGE_BATCH_HANDLER))
         consumer.install_signal_handlers()
         relay = None
         if not no_relay:

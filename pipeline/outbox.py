@@ -28,9 +28,9 @@ from django.utils import timezone
 
 from messaging.publisher import Message, Publisher, PublishError
 from metier.models import Demande
-from metier.services import mark_published, mark_republished
 
 from . import messages
+from .demandes import mark_published, mark_republished
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,11 @@ import uuid
 
 from django.conf import settings
 
+from metier import limits
 from metier.models import Demande
-from metier.services import RepairRequest
+from metier.services.demandes import DUREE_BOUNDS
+
+from .demandes import RepairRequest
 
 # Keys that are not UUIDs (another program's ids) map to stable UUIDs in this namespace.
 FOREIGN_ID_NAMESPACE = uuid.UUID("6f1c7a52-3d0e-4b8e-9a57-0c2b8f5e7d41")
@@ -39,8 +42,13 @@ def key_for(message_id: str | None) -> uuid.UUID | None:
         return uuid.uuid5(FOREIGN_ID_NAMESPACE, str(message_id)[:255])
 
 
-def _whole(value: object) -> bool:
+def _is_int(value: object) -> bool:
+    """A JSON integer (true and false are ints in Python, not here)."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _id(value: object) -> bool:
+    return _is_int(value) and limits.ID_MIN <= value <= limits.ID_MAX
 
 
 def decode(body: bytes, message_id: str | None) -> RepairRequest:
@@ -50,8 +58,8 @@ def decode(body: bytes, message_id: str | None) -> RepairRequest:
     def invalid(reason: str, piece: object = None, duree: object = None) -> RepairRequest:
         return RepairRequest(
             key=key,
-            piece=piece if _whole(piece) and abs(piece) < 2**62 else None,
-            duree=duree if _whole(duree) and abs(duree) < 2**62 else None,
+            piece=piece if _is_int(piece) and abs(piece) <= limits.ID_MAX else None,
+            duree=duree if _is_int(duree) and abs(duree) <= limits.ID_MAX else None,
             invalid=reason,
         )
 
@@ -69,16 +77,14 @@ def decode(body: bytes, message_id: str | None) -> RepairRequest:
         return invalid("piece is missing", duree=duree)
     if "duree" not in data:
         return invalid("duree is missing", piece=piece)
-    if not _whole(piece) or not 1 <= piece < 2**62:
+    if not _id(piece):
         return invalid("piece must be a positive whole number", duree=duree)
-    if not _whole(duree):
+    if not _is_int(duree):
         return invalid("duree must be a whole number of hours", piece=piece)
-    if not 1 <= duree <= settings.GARAGE_MAX_DUREE:
-        return invalid(
-            f"duree must be between 1 and {settings.GARAGE_MAX_DUREE} hours", piece, duree
-        )
+    if not limits.DUREE_MIN <= duree <= limits.DUREE_MAX:
+        return invalid(f"duree {DUREE_BOUNDS}", piece, duree)
     voiture, description = data.get("voiture"), data.get("description", "")
-    if voiture is not None and (not _whole(voiture) or not 1 <= voiture < 2**62):
+    if voiture is not None and not _id(voiture):
         return invalid("voiture must be a positive whole number", piece, duree)
     if not isinstance(description, str) or "\x00" in description:
         return invalid("description must be text (without NUL characters)", piece, duree)

@@ -1,4 +1,6 @@
-"""The worker's handler: a thin bridge from queue deliveries to the domain function."""
+"""The worker's batch handler: deliveries from the queue in, one outcome each out (ack, dead
+letter, retry). It decodes the messages (messages.py) and hands the batch to
+`process_demandes` (demandes.py), one transaction; the consumer loop (messaging/) acks."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ import logging
 from django.db import InterfaceError, OperationalError, connection
 
 from messaging.consumer import ACK, DeadLetter, Delivery, Outcome, Retry, TransientError
-from metier.services import process_demandes
+from metier.models import Demande
 
 from . import messages
+from .demandes import process_demandes
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,10 @@ def handle_batch(batch: list[Delivery]) -> list[Outcome]:
             raise
         log.exception("a batch of %d failed; trying its messages one by one", len(batch))
         return [_alone(delivery) for delivery in batch]
-    return [DeadLetter(r.reason) if r.status == "rejected" else ACK for r in results]
+    return [
+        DeadLetter(r.motif) if r.statut == Demande.Statut.REJETEE and not r.doublon else ACK
+        for r in results
+    ]
 
 
 def _alone(delivery: Delivery) -> Outcome:

@@ -3,7 +3,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
-from intake.outbox import run_relay
+from pipeline.outbox import run_relay
 
 
 class Command(BaseCommand):

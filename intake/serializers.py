@@ -1,0 +1,93 @@
+"""How a repair request (`Demande`) is read and written over HTTP: the intake's body and
+its 202 answer, which `GET /api/demande/` (api/) shows as well. Here, with the intake, so
+that the intake needs nothing from the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from metier import limits
+from metier.models import Demande
+
+
+class DemandeSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    reparation = serializers.SerializerMethodField()
+    reparation_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Demande
+        fields = [
+            "id",
+            "url",
+            "piece",
+            "duree",
+            "voiture",
+            "description",
+            "statut",
+            "motif",
+            "reparation",
+            "reparation_url",
+            "cree_le",
+            "publiee_le",
+            "traitee_le",
+        ]
+
+    def get_url(self, obj: Demande) -> str:
+        return reverse("demande-detail", args=[obj.pk], request=self.context.get("request"))
+
+    def get_reparation(self, obj: Demande) -> int | None:
+        if obj.statut != Demande.Statut.TRAITEE:
+            return None  # no repair yet: no query (the intake answers with this shape)
+        reparation = getattr(obj, "reparation", None)  # reverse one-to-one: None when absent
+        return reparation.pk if reparation is not None else None
+
+    def get_reparation_url(self, obj: Demande) -> str | None:
+        pk = self.get_reparation(obj)
+        if pk is None:
+            return None
+        return reverse("reparation-detail", args=[pk], request=self.context.get("request"))
+
+    def to_representation(self, obj: Demande) -> dict:
+        """The same fields, written out directly: this is the intake's answer, on the hot path,
+        and building a ModelSerializer's fields costs more than the rest of the request.
+        (tests/unit/test_api.py checks it against the declared fields.)"""
+        return {
+            "id": str(obj.pk),
+            "url": self.get_url(obj),
+            "piece": obj.piece,
+            "duree": obj.duree,
+            "voiture": obj.voiture,
+            "description": obj.description,
+            "statut": obj.statut,
+            "motif": obj.motif,
+            "reparation": self.get_reparation(obj),
+            "reparation_url": self.get_reparation_url(obj),
+            "cree_le": _iso(obj.cree_le),
+            "publiee_le": _iso(obj.publiee_le),
+            "traitee_le": _iso(obj.traitee_le),
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    """As DRF's DateTimeField writes it: in the current time zone, ISO 8601, `Z` for UTC."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class IntakeSerializer(serializers.Serializer):
+    """The body of `POST /reparation/`: the seed's `{"piece": 1, "duree": 5}`, and optionally
+    the car and the customer's complaint."""
+
+    piece = serializers.IntegerField(min_value=limits.ID_MIN)
+    duree = serializers.IntegerField(min_value=limits.DUREE_MIN, max_value=limits.DUREE_MAX)
+    voiture = serializers.IntegerField(min_value=limits.ID_MIN, required=False)
+    description = serializers.CharField(
+        max_length=limits.DESCRIPTION_MAX, required=False, allow_blank=True
+    )
