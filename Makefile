@@ -17,13 +17,16 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## Sets up and starts the whole system (web on :8000 and the worker); Ctrl-C stops it.
-## The first run also creates a local demo administrator and API token (kept in var/).
+## Sets up and starts the whole system (web on localhost:8000 and the worker); Ctrl-C stops
+## it. The first run also creates a local demo administrator and API token (kept in var/).
+## Ctrl-C makes honcho exit 130 after both processes stopped cleanly: that is success here.
 run: install
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input
 	DJANGO_DEBUG=1 PORT=$${PORT:-8000} $(PY) manage.py ensure_demo
+	@trap 'true' INT TERM; \
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DJANGO_DEBUG=1 PORT=$${PORT:-8000} \
-		WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} $(VENV)/bin/honcho start
+		WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} $(VENV)/bin/honcho start; \
+	rc=$$?; if [ $$rc -eq 130 ] || [ $$rc -eq 143 ]; then echo "stopped"; else exit $$rc; fi
 
 ## Sets up and runs the whole test suite: lint, then every test on SQLite and on PostgreSQL.
 test: install lint test-sqlite test-postgres

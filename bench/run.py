@@ -777,6 +777,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="report ERROR lines and exceptions in the processes' logs without failing the run",
     )
     p.add_argument("--keep-logs", action="store_true", help="keep the processes' logs on success")
+    p.add_argument(
+        "--cluster",
+        action="store_true",
+        help="run twice, back to back: on one node, then on a private 3-node RabbitMQ cluster "
+        "(tests/support/rabbit_node.py; needs root), quorum queues in both; prints both and "
+        "the cost of replication",
+    )
     p.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     p.add_argument(
         "--cleanup-stale",
@@ -794,6 +801,62 @@ def main(argv: list[str] | None = None) -> int:
     if args.commit and args.app != "head":
         print("--commit needs --app head", file=sys.stderr)
         return 2
+    if args.cluster:
+        return compare_cluster(args)
+    return run_once(args)[0]
+
+
+def compare_cluster(args: argparse.Namespace) -> int:
+    """One node, then three, back to back, quorum queues in both: the cost of replication.
+
+    The same machine and the same load from others for both (as nearly as a shared machine
+    allows: read the CPU lines each phase prints)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.support.rabbit_node import PrivateRabbitCluster
+
+    args.env = [*args.env, "GARAGE_QUEUE_TYPE=quorum"]
+    base = args.output
+    runs: dict[str, tuple[int, list[dict]]] = {}
+    args.output = base.with_name(f"{base.stem}-1-node{base.suffix}")
+    runs["1 node"] = run_once(args)
+    say("starting a private 3-node RabbitMQ cluster")
+    cluster = PrivateRabbitCluster(size=3).start()
+    try:
+        args.output = base.with_name(f"{base.stem}-3-nodes{base.suffix}")
+        runs["3 nodes"] = run_once(args, cluster=cluster)
+    finally:
+        cluster.stop()
+    one, three = runs["1 node"][1], runs["3 nodes"][1]
+    w = max(len(r["figure"]) for r in one)
+    lines = [
+        "",
+        "quorum queues, 1 node vs a 3-node cluster (run back to back; shared machine)",
+        f"{'figure':<{w}}  {'1 node':>12}  {'3 nodes':>12}  {'3 / 1':>6}",
+        f"{'-' * w}  {'-' * 12}  {'-' * 12}  {'-' * 6}",
+    ]
+    for a, b in zip(one, three, strict=True):
+        va, vb = a["measured"], b["measured"]
+        ratio = f"{vb / va:.2f}" if va and vb is not None else "-"
+        shown = [
+            "-"
+            if v is None
+            else f"{v:,.1f} {a['unit']}".strip()
+            if isinstance(v, float)
+            else f"{v:,} {a['unit']}".strip()
+            for v in (va, vb)
+        ]
+        lines.append(f"{a['figure']:<{w}}  {shown[0]:>12}  {shown[1]:>12}  {ratio:>6}")
+    print("\n".join(lines))
+    comparison = {label: rows for label, (_code, rows) in runs.items()}
+    base.parent.mkdir(parents=True, exist_ok=True)
+    base.with_name(f"{base.stem}-cluster-comparison.json").write_text(
+        json.dumps(comparison, indent=2, default=str)
+    )
+    codes = [code for code, _rows in runs.values()]
+    return max(codes, key=lambda c: (c == 2, c == 130, c))
+
+
+def run_once(args: argparse.Namespace, cluster=None) -> tuple[int, list[dict]]:
     mode = "quick" if args.quick else "full"
     sizes = {k: (getattr(args, k) or v[1 if args.quick else 0]) for k, v in SIZES.items()}
     phases = [x.strip() for x in args.phases.split(",") if x.strip()]
@@ -814,6 +877,7 @@ def main(argv: list[str] | None = None) -> int:
         app_source=args.app,
         worker_count=args.worker_count,
         commit=args.commit,
+        cluster=cluster,
     )
     run = Run(args=args, stack=stack, sizes=sizes)
 
@@ -943,7 +1007,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(log_dir, ignore_errors=True)
     else:
         print(f"logs: {log_dir}")
-    return code
+    return code, rows
 
 
 if __name__ == "__main__":

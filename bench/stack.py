@@ -133,7 +133,7 @@ class Proc:
         self.log_offset = self.log.tell()  # a restarted process appends to the same log
         self.started_at = time.time()
         self.proc = subprocess.Popen(
-            ["/bin/sh", "-c", f"exec {command}"],
+            ["/bin/sh", "-c", command if command.startswith("exec ") else f"exec {command}"],
             cwd=cwd,
             env=env,
             stdout=self.log,
@@ -201,7 +201,11 @@ class Stack:
         app_source: str = "snapshot",
         worker_count: int = 1,
         commit: str | None = None,
+        cluster=None,
     ) -> None:
+        # A started tests.support.rabbit_node.PrivateRabbitCluster, or None: the broker of
+        # `amqp_url`. On a cluster the vhost is made on it and AMQP_URL lists every node.
+        self.cluster = cluster
         self.commit = commit
         self.worker_count = worker_count
         self.name = f"garage_bench_{os.getpid()}"
@@ -291,6 +295,12 @@ class Stack:
         self.env_for_clients["BENCH_AUTHORIZATION"] = f"Token {token}"
 
     def _setup_broker(self) -> None:
+        if self.cluster is not None:
+            self.env["AMQP_URL"] = self.cluster.add_vhost(self.name)
+            self.amqp_url = self.env["AMQP_URL"].split(",")[0]  # the harness's own look-ups
+            self.broker_pid = listening_pid(self.cluster.nodes[0].port)
+            self.queue = self.env.get("GARAGE_QUEUE", "garage")
+            return
         base = urllib.parse.urlsplit(self.amqp_base)
         ctl = shutil.which("rabbitmqctl")
         ok = False

@@ -3,6 +3,7 @@
 Every tunable has one variable and a sane default; README.md lists them.
 """
 
+import logging
 import os
 from datetime import timedelta
 from decimal import Decimal
@@ -11,8 +12,12 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from garage import local
+from observability.logs import django_logging
+from observability.multiproc import configure_environment as configure_metrics_directory
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("GARAGE_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = local.var_dir()
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -38,8 +43,21 @@ def env_float(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from exc
 
 
-# Safe by default: DEBUG is off unless asked for (`make run` asks for it).
-DEBUG = env_bool("DJANGO_DEBUG", False)
+def _private_file(path: Path, make) -> str:
+    """A local secret kept in var/ (git-ignored), made once, readable by its owner only."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(make())
+    elif path.stat().st_mode & 0o077:
+        path.chmod(0o600)  # made by an older version, world-readable
+    return path.read_text().strip()
+
+
+# Safe by default: DEBUG is off unless asked for (`make run` asks for it), or unless this is
+# a checkout `make run` has set up and nothing says otherwise (garage/local.py).
+DEBUG = local.debug()
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
@@ -51,11 +69,7 @@ if not SECRET_KEY:
     # Local development only: a random key generated once per checkout, never committed.
     from django.core.management.utils import get_random_secret_key
 
-    key_file = VAR_DIR / "dev-secret-key"
-    if not key_file.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(get_random_secret_key())
-    SECRET_KEY = key_file.read_text().strip()
+    SECRET_KEY = _private_file(VAR_DIR / "dev-secret-key", get_random_secret_key)
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -74,7 +88,7 @@ if _proxy_header:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 # Load balancers probe /health/ over plain http.
-SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", not DEBUG)
@@ -101,10 +115,13 @@ INSTALLED_APPS = [
     "api",
     "intake",
     "pipeline",
+    "observability",
     "atelier",
 ]
 
 MIDDLEWARE = [
+    # First: every answer (redirects and errors included) carries the request id.
+    "observability.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -336,15 +353,23 @@ def env_decimal(name: str, default: str) -> Decimal:
 GARAGE_TAUX_HORAIRE = env_decimal("GARAGE_TAUX_HORAIRE", "60.00")
 GARAGE_TAUX_TVA = env_decimal("GARAGE_TAUX_TVA", "0.20")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"}
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("GARAGE_LOG_LEVEL", "INFO")},
-    # pika logs every failed connection attempt at ERROR with a traceback; the messaging
-    # module logs one line of its own for each, with the backoff.
-    "loggers": {"pika": {"level": "CRITICAL"}},
-}
+# --- Logs, metrics, health (observability/) ---
+# `plain` for people, `json` for machines: one JSON object per line. UTC, with the request id.
+GARAGE_LOG_FORMAT = os.environ.get("GARAGE_LOG_FORMAT") or "plain"
+LOGGING = django_logging(GARAGE_LOG_FORMAT, os.environ.get("GARAGE_LOG_LEVEL") or "INFO")
+# Python's warnings too go through logging (logger `py.warnings`): JSON lines stay JSON.
+logging.captureWarnings(True)
+# /metrics answers `Authorization: Bearer <token>` only; without a token it is off (404).
+# A local run (DEBUG) gets one generated in var/metrics-token.
+GARAGE_METRICS_TOKEN = os.environ.get("GARAGE_METRICS_TOKEN", "")
+if not GARAGE_METRICS_TOKEN and DEBUG:
+    import secrets
+
+    GARAGE_METRICS_TOKEN = _private_file(VAR_DIR / "metrics-token", secrets.token_urlsafe)
+# /health/ready fails when the oldest unpublished request is older than this (seconds).
+GARAGE_READY_MAX_OUTBOX_LAG = env_float("GARAGE_READY_MAX_OUTBOX_LAG", 60.0)
+# The broker probe (readiness) and the queue depths (metrics) are reused this long (s).
+GARAGE_HEALTH_BROKER_CACHE = env_float("GARAGE_HEALTH_BROKER_CACHE", 5.0)
+# prometheus-client's multiprocess folder (PROMETHEUS_MULTIPROC_DIR; default var/metrics):
+# set before anything imports prometheus_client.
+PROMETHEUS_MULTIPROC_DIR = str(configure_metrics_directory())

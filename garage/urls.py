@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/auth/", include("access.urls")),
     path("api/", include("api.urls")),
     path("health/", health, name="health"),
+    path("", include("observability.urls")),
     path("", include("intake.urls")),
 ]
 if settings.DEBUG:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass
 
 import pika
@@ -43,13 +44,31 @@ def topology() -> Topology:
     )
 
 
-def connection_parameters(url: str | None = None, role: str = "tool") -> pika.URLParameters:
-    """Parameters from AMQP_URL (its vhost is honoured) with timeouts that fail fast.
+def amqp_urls(value: str | None = None) -> list[str]:
+    """The broker addresses of AMQP_URL: one URL, or several separated by commas (a cluster's
+    nodes), each with its own credentials and vhost."""
+    urls = [u.strip() for u in (value or settings.AMQP_URL).split(",") if u.strip()]
+    if not urls:
+        raise ValueError("AMQP_URL holds no address")
+    return urls
 
+
+def connection_parameters(url: str | None = None, role: str = "tool") -> list[pika.URLParameters]:
+    """Parameters for each address of AMQP_URL (vhosts honoured), shuffled, with timeouts that
+    fail fast; `pika.BlockingConnection` takes the list and tries them in that order.
+
+    Called on every connect and reconnect, so clients spread over a cluster's nodes and a
+    node that goes away costs one refused (or timed-out) attempt, not an outage.
     `blocked_connection_timeout` turns a broker alarm (connection.blocked) into an error
     after a few seconds instead of a publisher that waits forever.
     """
-    params = pika.URLParameters(url or settings.AMQP_URL)
+    urls = amqp_urls(url)
+    random.shuffle(urls)
+    return [_parameters(u, role) for u in urls]
+
+
+def _parameters(url: str, role: str) -> pika.URLParameters:
+    params = pika.URLParameters(url)
     params.heartbeat = settings.GARAGE_HEARTBEAT
     params.socket_timeout = settings.GARAGE_CONNECT_TIMEOUT
     params.stack_timeout = settings.GARAGE_CONNECT_TIMEOUT * 2
@@ -60,7 +79,19 @@ def connection_parameters(url: str | None = None, role: str = "tool") -> pika.UR
     return params
 
 
-def redact(url: str) -> str:
-    """The URL without its password, for logs."""
+def _redact_one(url: str) -> str:
     params = pika.URLParameters(url)
+    return f"amqp://{params.credentials.username}:***@{params.host}:{params.port}/{params.virtual_host}"
+
+
+def redact(url: str) -> str:
+    """The URL (or comma-separated URLs) without passwords, for logs."""
+    return ",".join(_redact_one(u) for u in amqp_urls(url))
+
+
+def describe(connection: pika.BlockingConnection) -> str:
+    """The address an open connection actually went to (which node of a cluster), for logs."""
+    params = getattr(getattr(connection, "_impl", None), "params", None)
+    if params is None:  # pika keeps it on its internal connection; never fail a log line
+        return "?"
     return f"amqp://{params.credentials.username}:***@{params.host}:{params.port}/{params.virtual_host}"

@@ -29,7 +29,7 @@ import pika.exceptions
 from django.conf import settings
 
 from . import topology
-from .config import Topology, connection_parameters, redact
+from .config import Topology, connection_parameters, describe
 from .config import topology as load_topology
 from .publisher import Backoff
 
@@ -49,6 +49,7 @@ class Delivery:
     message_id: str | None
     headers: dict
     delivery_tag: int
+    correlation_id: str | None = None  # the request id of the HTTP request it came from
 
     @property
     def attempt(self) -> int:
@@ -82,6 +83,19 @@ Outcome = Ack | DeadLetter | Retry
 Handler = Callable[[list[Delivery]], list[Outcome]]
 
 
+def _nothing(_delivery: Delivery, _reason: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the consumer tells its owner (metrics), without knowing who listens: called
+    after the message is confirmed in a delay queue or the dead-letter queue."""
+
+    retried: Callable[[Delivery, str], None] = _nothing
+    dead_lettered: Callable[[Delivery, str], None] = _nothing
+
+
 class Consumer:
     def __init__(
         self,
@@ -93,8 +107,10 @@ class Consumer:
         batch_size: int | None = None,
         batch_wait_ms: int | None = None,
         stop_event: threading.Event | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self.handler = handler
+        self.hooks = hooks or Hooks()
         self.url = url or settings.AMQP_URL
         self.topo = topo or load_topology()
         self.prefetch = prefetch or settings.GARAGE_PREFETCH
@@ -143,7 +159,7 @@ class Consumer:
         log.info(
             "consuming %s on %s (prefetch %d, batch %d)",
             self.topo.queue,
-            redact(self.url),
+            describe(self.connection),
             self.prefetch,
             self.batch_size,
         )
@@ -175,6 +191,7 @@ class Consumer:
                         message_id=props.message_id,
                         headers=dict(props.headers or {}),
                         delivery_tag=method.delivery_tag,
+                        correlation_id=props.correlation_id,
                     )
                 )
                 if len(batch) == 1:
@@ -227,6 +244,7 @@ class Consumer:
                 content_type="application/json",
                 delivery_mode=pika.DeliveryMode.Persistent,
                 message_id=delivery.message_id,
+                correlation_id=delivery.correlation_id,
                 headers=headers,
                 **kw,
             ),
@@ -234,7 +252,12 @@ class Consumer:
         )
 
     def _dead_letter(self, channel, delivery: Delivery, reason: str) -> None:
-        log.warning("dead-lettering message %s: %s", delivery.message_id, reason)
+        log.warning(
+            "dead-lettering message %s: %s",
+            delivery.message_id,
+            reason,
+            extra={"request_id": delivery.correlation_id or "-"},
+        )
         headers = {
             **delivery.headers,
             REASON_HEADER: reason[:1000],
@@ -242,6 +265,7 @@ class Consumer:
         }
         self._republish(channel, delivery, self.topo.dlq, headers)
         self.stats["dead_lettered"] += 1
+        self.hooks.dead_lettered(delivery, reason)
 
     def _retry(self, channel, delivery: Delivery, reason: str) -> None:
         attempt = delivery.attempt + 1
@@ -256,3 +280,4 @@ class Consumer:
             channel, delivery, self.topo.retry_queue(attempt), headers, expiration=expiration
         )
         self.stats["retried"] += 1
+        self.hooks.retried(delivery, reason)

@@ -25,6 +25,7 @@ class StoredDeadLetter:
     reason: str
     headers: dict
     body: bytes
+    correlation_id: str | None = None  # the request id of the HTTP request it came from
 
 
 def _connect(url: str | None) -> pika.BlockingConnection:
@@ -68,7 +69,9 @@ def _dead_letters(
             reason = _text(headers.get(REASON_HEADER, ""))
             letters.append(
                 (
-                    StoredDeadLetter(position, props.message_id, reason, headers, body),
+                    StoredDeadLetter(
+                        position, props.message_id, reason, headers, body, props.correlation_id
+                    ),
                     method.delivery_tag,
                 )
             )
@@ -117,6 +120,7 @@ def replay_dead_letters(
                     content_type="application/json",
                     delivery_mode=pika.DeliveryMode.Persistent,
                     message_id=letter.message_id,
+                    correlation_id=letter.correlation_id,
                     headers=headers or None,
                 ),
                 mandatory=True,

@@ -17,7 +17,7 @@ import pika.exceptions
 from django.conf import settings
 
 from . import topology
-from .config import Topology, connection_parameters, redact
+from .config import Topology, connection_parameters, describe, redact
 from .config import topology as load_topology
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,9 @@ class PublishError(Exception):
 class Message:
     body: bytes
     message_id: str | None = None
+    headers: dict | None = None
+    # The HTTP request id it came from (AMQP `correlation_id`), for the logs.
+    correlation_id: str | None = None
 
 
 @dataclass
@@ -96,7 +99,7 @@ class Publisher:
         self._connection, self._channel = connection, channel
         self.blocked = False
         self.backoff.succeeded()
-        log.info("publisher connected to %s", redact(self.url))
+        log.info("%s publisher connected to %s", self.role, describe(connection))
 
     def _on_blocked(self, _connection, _frame) -> None:
         log.warning("broker blocked the publisher (resource alarm)")
@@ -158,6 +161,8 @@ class Publisher:
                         content_type=JSON,
                         delivery_mode=pika.DeliveryMode.Persistent,
                         message_id=message.message_id,
+                        correlation_id=message.correlation_id,
+                        headers=message.headers,
                     ),
                     # mandatory: an unroutable message (queue missing) is an error, not a loss.
                     mandatory=True,

@@ -7,52 +7,70 @@ from pika.adapters.blocking_connection import BlockingChannel
 from .config import Topology
 
 
+def _quorum(dead_letter_to: str | None = None, delivery_limit: int | None = None) -> dict:
+    """A quorum queue's arguments (replicated by Raft; a publish is confirmed once a majority
+    of the queue's members hold it).
+
+    - `x-overflow: reject-publish`: if a length limit is ever set (by a policy), a full queue
+      refuses new messages (the publisher gets a nack and the request stays in the outbox)
+      instead of dropping its oldest ones; it is also what at-least-once dead-lettering
+      requires of its source queue.
+    - `x-dead-letter-strategy: at-least-once`: a message dead-lettered by this queue is removed
+      only once its target queue has confirmed it, so a node failing on the way loses nothing
+      (the default, at-most-once, fires and forgets).
+    """
+    args: dict = {"x-queue-type": "quorum", "x-overflow": "reject-publish"}
+    if delivery_limit is not None:
+        args["x-delivery-limit"] = delivery_limit
+    if dead_letter_to is not None:
+        args.update(
+            {
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": dead_letter_to,
+                "x-dead-letter-strategy": "at-least-once",
+            }
+        )
+    return args
+
+
 def garage_queue_arguments(topo: Topology) -> dict | None:
     """Arguments of the main queue.
 
     Classic: none at all, the seed's own declaration (`durable=True`), so a queue made by
     the seed or any other program that declares it the same way is compatible.
-    Quorum: for a cluster; a delivery limit dead-letters a message that keeps crashing
-    its consumers instead of letting it loop.
+    Quorum: for a cluster; a delivery limit dead-letters (to the DLQ, at least once) a
+    message that keeps crashing its consumers instead of letting it loop.
     """
     if topo.queue_type == "quorum":
-        return {
-            "x-queue-type": "quorum",
-            "x-delivery-limit": topo.delivery_limit,
-            "x-dead-letter-exchange": "",
-            "x-dead-letter-routing-key": topo.dlq,
-        }
+        return _quorum(dead_letter_to=topo.dlq, delivery_limit=topo.delivery_limit)
     return None
 
 
-def _type_args(topo: Topology) -> dict:
-    return {"x-queue-type": "quorum"} if topo.queue_type == "quorum" else {}
+def dlq_arguments(topo: Topology) -> dict | None:
+    """The end of the line: no dead-lettering further, and no delivery limit (`dlq list`
+    reads the dead letters and gives them back; each time counts as a delivery, and a limit
+    without a target would drop them)."""
+    return _quorum() if topo.queue_type == "quorum" else None
 
 
-def _retry_extra(topo: Topology) -> dict:
-    if topo.queue_type != "quorum":
-        return {}
-    # Quorum queues can dead-letter at-least-once (3.10+): a retried message is not lost
-    # on its way back to the main queue if a node fails.
+def retry_queue_arguments(topo: Topology, attempt: int) -> dict:
+    """A delay queue: messages wait out the TTL, then dead-letter back to the main queue.
+    Nothing consumes it, so it needs no delivery limit."""
+    args = _quorum(dead_letter_to=topo.queue) if topo.queue_type == "quorum" else {}
     return {
-        "x-queue-type": "quorum",
-        "x-dead-letter-strategy": "at-least-once",
-        "x-overflow": "reject-publish",
+        **args,
+        "x-message-ttl": topo.retry_delay_ms(attempt),
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": topo.queue,
     }
 
 
 def declare(channel: BlockingChannel, topo: Topology) -> None:
     channel.queue_declare(topo.queue, durable=True, arguments=garage_queue_arguments(topo))
-    channel.queue_declare(topo.dlq, durable=True, arguments=_type_args(topo) or None)
+    channel.queue_declare(topo.dlq, durable=True, arguments=dlq_arguments(topo))
     for attempt in range(1, topo.retry_limit + 1):
-        # A delay queue: messages wait out the TTL, then dead-letter back to the main queue.
         channel.queue_declare(
             topo.retry_queue(attempt),
             durable=True,
-            arguments={
-                **_retry_extra(topo),
-                "x-message-ttl": topo.retry_delay_ms(attempt),
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": topo.queue,
-            },
+            arguments=retry_queue_arguments(topo, attempt),
         )

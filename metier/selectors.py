@@ -19,6 +19,7 @@ from django.db.models import (
     Subquery,
 )
 from django.db.models.functions import Coalesce, TruncMinute
+from django.utils import timezone
 
 from .models import (
     Client,
@@ -106,6 +107,21 @@ def atelier(*, statut: str, limit: int) -> list[Reparation]:
     )
 
 
+def retard_publication(now: datetime | None = None) -> float:
+    """The outbox's lag: seconds since the oldest request still unpublished (`acceptee`)
+    was accepted; 0 when there is none. One indexed query (`demande_a_publier`)."""
+    oldest = (
+        Demande.objects.filter(statut=Demande.Statut.ACCEPTEE)
+        .order_by("cree_le")
+        .values_list("cree_le", flat=True)
+        .first()
+    )
+    if oldest is None:
+        return 0.0
+    return max(0.0, ((now or timezone.now()) - oldest).total_seconds())
+
+
+# --- the pipeline's figures: the workshop board's panel and /metrics read the same ------
 @dataclass(frozen=True)
 class PipelineFigures:
     """What the request pipeline did over `window`, from the requests' own timestamps."""

@@ -3,6 +3,9 @@
 Body: JSON `{"piece": <id>, "duree": <hours>}` (the seed's; extra keys are ignored).
 Properties: `message_id` = the request id (the idempotency key), JSON content type,
 persistent. A message with no properties at all (the seed's producer) is still processed.
+Extras, for the logs and the metrics only: `correlation_id` = the HTTP request's
+X-Request-ID, and the header `x-garage-accepted-at` = when the request was accepted (Unix
+milliseconds), from which the worker measures the way from request to repair.
 Every message is untrusted: size, JSON, types and ranges are checked here.
 """
 
@@ -18,6 +21,8 @@ from metier.models import Demande
 from metier.services.demandes import DUREE_BOUNDS
 
 from .demandes import RepairRequest
+
+ACCEPTED_AT = "x-garage-accepted-at"
 
 # Keys that are not UUIDs (another program's ids) map to stable UUIDs in this namespace.
 FOREIGN_ID_NAMESPACE = uuid.UUID("6f1c7a52-3d0e-4b8e-9a57-0c2b8f5e7d41")
@@ -91,3 +96,11 @@ def decode(body: bytes, message_id: str | None) -> RepairRequest:
     return RepairRequest(
         key=key, piece=piece, duree=duree, voiture=voiture, description=description
     )
+
+
+def accepted_at(headers: dict) -> float | None:
+    """When the request was accepted (Unix seconds), if the message says so."""
+    value = headers.get(ACCEPTED_AT)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        return None
+    return value / 1000

@@ -28,6 +28,8 @@ from django.utils import timezone
 
 from messaging.publisher import Message, Publisher, PublishError
 from metier.models import Demande
+from observability import metrics
+from observability.context import request_id
 
 from . import messages
 from .demandes import mark_published, mark_republished
@@ -35,19 +37,27 @@ from .demandes import mark_published, mark_republished
 log = logging.getLogger(__name__)
 
 
-def message_for(demande: Demande) -> Message:
-    return Message(body=messages.encode(demande), message_id=str(demande.id))
+def message_for(demande: Demande, correlation_id: str | None = None) -> Message:
+    return Message(
+        body=messages.encode(demande),
+        message_id=str(demande.id),
+        correlation_id=correlation_id,
+        headers={messages.ACCEPTED_AT: int(demande.cree_le.timestamp() * 1000)},
+    )
 
 
-def publish_batch(publisher: Publisher, items: list[Message], mark=mark_published) -> int:
+def publish_batch(
+    publisher: Publisher, items: list[Message], mark=mark_published, sender: str = "web"
+) -> int:
     """Publishes, then `mark`s (by default: published) what the broker confirmed.
-    Returns how many were confirmed."""
+    Returns how many were confirmed. `sender` labels the metrics."""
     try:
         publisher.publish_many(items)
         confirmed = len(items)
     except PublishError as exc:
         confirmed = exc.confirmed
         log.warning("publishing stopped after %d of %d: %s", confirmed, len(items), exc)
+    metrics.published(sender, len(items), confirmed)
     if confirmed:
         mark(ids=[m.message_id for m in items[:confirmed]])
     return confirmed
@@ -113,7 +123,7 @@ def _publisher() -> _AfterCommitPublisher:
 
 
 def publish_on_commit(demande: Demande) -> None:
-    message = message_for(demande)
+    message = message_for(demande, request_id.get())  # the HTTP request's id, for the logs
     transaction.on_commit(lambda: _publisher().submit(message))
 
 
@@ -130,7 +140,8 @@ def relay_once(
             "cree_le"
         )[:limit]
     )
-    sent = publish_batch(publisher, [message_for(d) for d in pending]) if pending else 0
+    batch = [message_for(d) for d in pending]
+    sent = publish_batch(publisher, batch, sender="relay") if pending else 0
     return sent + republish_stale(publisher, limit=limit)
 
 
@@ -152,7 +163,9 @@ def republish_stale(publisher: Publisher, *, limit: int) -> int:
     )
     if not stale:
         return 0
-    confirmed = publish_batch(publisher, [message_for(d) for d in stale], mark=mark_republished)
+    confirmed = publish_batch(
+        publisher, [message_for(d) for d in stale], mark=mark_republished, sender="safety_net"
+    )
     log.warning("republished %d request(s) queued for too long without an outcome", confirmed)
     return confirmed
 

@@ -8,4 +8,13 @@ os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
 # Counters of one run never meet another's in a shared cache.
 os.environ.setdefault("GARAGE_CACHE_PREFIX", f"garage-test-{os.getpid()}")
 
+# This run's own metrics files (prometheus-client multiprocess mode), not var/metrics.
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="garage-test-metrics-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
 from garage.settings import *  # noqa: F403

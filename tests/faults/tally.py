@@ -73,17 +73,20 @@ class Stream:
     concurrency: int = 8
     timeout: float = 10.0
     headers: dict[str, str] = field(default_factory=dict)  # the stack's token
+    base_urls: list[str] = field(default_factory=list)  # several web processes, in turn
     accepted: set[str] = field(default_factory=set)
     failures: list[str] = field(default_factory=list)
     slowest: float = 0.0
+    sent: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _one(self, i: int) -> None:
         key = f"stream-{uuid.uuid4()}"
         started = time.monotonic()
         try:
+            base = self.base_urls[i % len(self.base_urls)] if self.base_urls else self.base_url
             r = requests.get(
-                f"{self.base_url}/reparation/{self.piece}/{1 + i % 9}/",
+                f"{base}/reparation/{self.piece}/{1 + i % 9}/",
                 headers={**self.headers, "Idempotency-Key": key},
                 timeout=self.timeout,
             )
@@ -104,6 +107,33 @@ class Stream:
                 pool.submit(self._one, i)
                 if pause:
                     time.sleep(pause)
+
+    def snapshot(self) -> set[str]:
+        """The ids accepted so far (a copy: the sending threads keep adding)."""
+        with self._lock:
+            return set(self.accepted)
+
+    def run_until(self, done: threading.Event, pause: float) -> None:
+        """Sends at least `total` requests, and goes on until `done` is set: `concurrency`
+        clients, each waiting for its answer and then `pause` seconds (a steady stream that
+        never piles up requests the server has not taken yet)."""
+        counter = iter(range(10**9))
+
+        def client() -> None:
+            while True:
+                with self._lock:
+                    i = next(counter)
+                if i >= self.total and done.is_set():
+                    return
+                self._one(i)
+                time.sleep(pause)
+
+        threads = [threading.Thread(target=client) for _ in range(self.concurrency)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.sent = len(self.accepted) + len(self.failures)
 
     def start(self, pause: float = 0.0) -> threading.Thread:
         thread = threading.Thread(target=self.run, args=(pause,), daemon=True)

@@ -102,6 +102,8 @@ class Stack:
             "GARAGE_INTAKE_RATE": "1000000/min",
             "GARAGE_API_RATE": "1000000/min",
             "PYTHONUNBUFFERED": "1",
+            # The stack's own metrics files: its /metrics counts its processes only.
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
             **extra_env,
         }
         # The processes are called as a superuser's program would: with its token.
@@ -113,11 +115,14 @@ class Stack:
         self.http.headers.update(self.headers)
         self.tmp_path = tmp_path
         self.processes: list[Process] = []
-        self.base_url = ""
+        self.base_url = ""  # the last web process started
+        self.base_urls: list[str] = []  # every web process started, in order
 
     def start_web(self, workers: int = 2, threads: int = 4, **env: str) -> Process:
+        """One web process (gunicorn); call it again for another, on its own port."""
         port = free_port()
         self.base_url = f"http://127.0.0.1:{port}"
+        self.base_urls.append(self.base_url)
         proc = self._start(
             "web",
             [
@@ -125,6 +130,8 @@ class Stack:
                 "-m",
                 "gunicorn",
                 "garage.wsgi",
+                "--config",
+                "garage/gunicorn.conf.py",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.utils.module_loading import import_string
 
 from messaging.consumer import Consumer
+from observability import metrics, multiproc
 from pipeline.outbox import run_relay
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, no_relay: bool = False, **options):
-        consumer = Consumer(import_string(settings.GARAGE_BATCH_HANDLER))
+        multiproc.remove_dead_processes_files()
+        multiproc.process_started("worker")
+        consumer = Consumer(
+            import_string(settings.GARAGE_BATCH_HANDLER), hooks=metrics.consumer_hooks()
+        )
         consumer.install_signal_handlers()
         relay = None
         if not no_relay:

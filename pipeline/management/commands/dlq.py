@@ -37,6 +37,7 @@ class Command(BaseCommand):
                     {
                         "position": letter.position,
                         "message_id": letter.message_id,
+                        "request_id": letter.correlation_id,
                         "reason": letter.reason,
                         "headers": {k: str(v) for k, v in letter.headers.items()},
                         "body": letter.body.decode(errors="replace"),

@@ -3,6 +3,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
+from observability import multiproc
 from pipeline.outbox import run_relay
 
 
@@ -13,4 +14,5 @@ class Command(BaseCommand):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        multiproc.process_started("relay")
         run_relay(stop)
