@@ -42,7 +42,37 @@ ERRORS = {
 }
 
 
+# The docs' headings: one per resource (their order and descriptions: SPECTACULAR_SETTINGS
+# "TAGS"). Keyed by the first segment after /api/; `intake` is the seed's /reparation/...
+TAGS = {
+    "intake": "Demandes de réparation",
+    "demande": "Demandes de réparation",
+    "reparation": "Réparations",
+    "ligne-piece": "Lignes des réparations",
+    "ligne-main-oeuvre": "Lignes des réparations",
+    "piece": "Pièces",
+    "voiture": "Voitures",
+    "client": "Clients",
+    "auth": "Comptes",
+    "health": "Santé",
+}
+
+
+def resource_tag(path: str) -> str:
+    """`/api/piece/{id}/reception/` → Pièces; `/reparation/{piece}/{duree}/` → the intake's."""
+    parts = [p for p in path.strip("/").split("/") if p]
+    if not parts:
+        return "garage"
+    key = parts[1] if parts[0] == "api" and len(parts) > 1 else parts[0]
+    if parts[0] == "reparation":  # outside /api/: the seed's intake
+        key = "intake"
+    return TAGS.get(key, key.capitalize())
+
+
 class AutoSchema(openapi.AutoSchema):
+    def get_tags(self) -> list[str]:
+        return [resource_tag(self.path)]
+
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         public = any(p is AllowAny for p in getattr(self.view, "permission_classes", []))

@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "pipeline",
     "observability",
     "portail",
+    "atelier",
 ]
 
 MIDDLEWARE = [
@@ -129,6 +130,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "garage.middleware.StaffLanguageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -290,6 +292,17 @@ SPECTACULAR_SETTINGS = {
     # Request bodies get their own components, with what writes require (minLength...).
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": False},
+    # One heading per resource in /api/docs/ (api/schema.py names them), not one "api".
+    "TAGS": [
+        {"name": "Demandes de réparation", "description": "The intake (202) and its requests."},
+        {"name": "Réparations", "description": "Repair orders, their lifecycle and history."},
+        {"name": "Lignes des réparations", "description": "Part and labour lines of an order."},
+        {"name": "Pièces", "description": "Parts, stock, receptions, parts to reorder."},
+        {"name": "Voitures", "description": "Cars and their repair history."},
+        {"name": "Clients", "description": "The garage's customers."},
+        {"name": "Comptes", "description": "Who am I; revoking one's token."},
+        {"name": "Santé", "description": "For load balancers and operators: public."},
+    ],
 }
 
 # --- Messaging (see messaging/config.py for how these are used) ---
@@ -315,6 +328,19 @@ GARAGE_RELAY_REQUEUE_AFTER = env_int("GARAGE_RELAY_REQUEUE_AFTER", 3600)
 GARAGE_CONNECT_TIMEOUT = env_float("GARAGE_CONNECT_TIMEOUT", 2.0)
 GARAGE_HEARTBEAT = env_int("GARAGE_HEARTBEAT", 30)
 GARAGE_MAX_MESSAGE_BYTES = env_int("GARAGE_MAX_MESSAGE_BYTES", 16 * 1024)
+
+# --- The garage, as its staff see it (admin title, workshop board) ---
+GARAGE_NOM = os.environ.get("GARAGE_NOM", "").strip() or "Garage"
+# The language of the staff's pages (admin, board); empty: Django's LANGUAGE_CODE. The API
+# keeps LANGUAGE_CODE (en-us), its clients read its messages.
+GARAGE_LANGUE = os.environ.get("GARAGE_LANGUE", "fr").strip()
+# The board polls its fragment this often (ms); the pipeline panel's broker and database
+# figures are computed at most once per GARAGE_BOARD_CACHE_SECONDS in each web process.
+GARAGE_BOARD_REFRESH_MS = env_int("GARAGE_BOARD_REFRESH_MS", 1000)
+GARAGE_BOARD_CACHE_SECONDS = env_float("GARAGE_BOARD_CACHE_SECONDS", 2.0)
+GARAGE_BOARD_CARDS = env_int("GARAGE_BOARD_CARDS", 50)  # cards shown per column at most
+# The staff's pages log in through the admin's login page (session).
+LOGIN_URL = "admin:login"
 
 # The domain's bounds (duree, description, ids, prices) are constants in metier/limits.py.
 

@@ -5,8 +5,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api.views import health
 
+# The admin carries the garage's name, not "Django administration".
+admin.site.site_header = settings.GARAGE_NOM
+admin.site.site_title = settings.GARAGE_NOM
+admin.site.index_title = "Gestion de l'atelier"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("atelier/", include("atelier.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/auth/", include("access.urls")),

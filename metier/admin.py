@@ -1,12 +1,14 @@
 """The staff's admin. Every write goes through the domain functions, so the admin obeys the
 same rules as the API (validation, stock, transitions, history)."""
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.urls import path, reverse
+from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 
 from . import documents, selectors, services
@@ -26,6 +28,31 @@ from .models import (
     Transition,
     Voiture,
 )
+from .services.reparations import EDITABLE
+
+
+def euros(amount: Decimal | None, unit: str = "€") -> str:
+    """`1 234,50 €` (in the staff's language): money as the garage writes it."""
+    if amount is None:
+        return "—"
+    return f"{number_format(amount, 2, force_grouping=True)} {unit}"
+
+
+def pourcent(rate: Decimal | None) -> str:
+    """A rate stored as a fraction (0.2000) shown as a percentage (20 %)."""
+    if rate is None:
+        return "—"
+    value = (rate * 100).normalize()
+    return f"{number_format(value, max(-value.as_tuple().exponent, 0))} %"
+
+
+ACTION_LABELS = {
+    "planifier": "Planifier",
+    "demarrer": "Démarrer",
+    "terminer": "Terminer",
+    "facturer": "Facturer",
+    "annuler": "Annuler",
+}
 
 
 class ServiceAdmin(admin.ModelAdmin):
@@ -58,7 +85,7 @@ class ServiceAdmin(admin.ModelAdmin):
 
 @admin.register(Piece)
 class PieceAdmin(ServiceAdmin):
-    list_display = ["id", "nom", "prix", "stock", "reserve", "disponible", "seuil"]
+    list_display = ["id", "nom", "prix_eur", "stock", "reserve", "disponible", "seuil"]
     search_fields = ["nom"]
     list_filter = ["cree_le"]
     ordering = ["nom"]
@@ -76,11 +103,21 @@ class PieceAdmin(ServiceAdmin):
     def has_reception_permission(self, request) -> bool:
         return request.user.has_perm("metier.receptionner_piece")
 
-    @admin.action(description="Receive 10 of each selected part", permissions=["reception"])
+    @admin.display(description="prix (€ HT)", ordering="prix")
+    def prix_eur(self, obj: Piece) -> str:
+        return euros(obj.prix)
+
+    @admin.display(description="disponible")
+    def disponible(self, obj: Piece) -> int:
+        return obj.disponible
+
+    @admin.action(
+        description="Réceptionner 10 de chaque pièce sélectionnée", permissions=["reception"]
+    )
     def recevoir_dix(self, request, queryset):
         for piece in queryset:
             services.receive_stock(piece=piece, quantite=10, par=request.user)
-        self.message_user(request, f"{queryset.count()} part(s) received", messages.SUCCESS)
+        self.message_user(request, f"{queryset.count()} pièce(s) réceptionnée(s)", messages.SUCCESS)
 
 
 @admin.register(Client)
@@ -123,19 +160,61 @@ class VoitureAdmin(ServiceAdmin):
         return search_voitures(queryset, search_term), False
 
 
-class LignePieceInline(admin.TabularInline):
+class LignesFigees:
+    """Lines change only while the order may (before the work starts); then read-only."""
+
+    def _editable(self, obj) -> bool:
+        return obj is None or obj.statut in EDITABLE
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+class LignePieceInline(LignesFigees, admin.TabularInline):
     model = LignePiece
     extra = 0
-    fields = ["piece", "quantite", "prix_unitaire", "initiale", "approbation", "origine"]
-    readonly_fields = ["prix_unitaire", "initiale", "approbation", "origine"]
+    # The unit price is copied when the line is made: never edited.
+    fields = [
+        "piece",
+        "quantite",
+        "prix_unitaire_eur",
+        "montant_eur",
+        "initiale",
+        "approbation",
+        "origine",
+    ]
+    readonly_fields = ["prix_unitaire_eur", "montant_eur", "initiale", "approbation", "origine"]
     autocomplete_fields = ["piece"]
 
+    @admin.display(description="prix unitaire (€ HT)")
+    def prix_unitaire_eur(self, obj: LignePiece) -> str:
+        return euros(obj.prix_unitaire) if obj.pk else "—"
 
-class LigneMainOeuvreInline(admin.TabularInline):
+    @admin.display(description="montant (€ HT)")
+    def montant_eur(self, obj: LignePiece) -> str:
+        return euros(obj.montant) if obj.pk else "—"
+
+
+class LigneMainOeuvreInline(LignesFigees, admin.TabularInline):
     model = LigneMainOeuvre
     extra = 0
-    fields = ["description", "heures", "taux_horaire", "initiale", "approbation"]
-    readonly_fields = ["taux_horaire", "initiale", "approbation"]
+    # The hourly rate is copied when the line is made: never edited.
+    fields = ["description", "heures", "taux_horaire_eur", "montant_eur", "initiale", "approbation"]
+    readonly_fields = ["taux_horaire_eur", "montant_eur", "initiale", "approbation"]
+
+    @admin.display(description="taux horaire")
+    def taux_horaire_eur(self, obj: LigneMainOeuvre) -> str:
+        return euros(obj.taux_horaire, "€/h") if obj.pk else "—"
+
+    @admin.display(description="montant (€ HT)")
+    def montant_eur(self, obj: LigneMainOeuvre) -> str:
+        return euros(obj.montant) if obj.pk else "—"
 
 
 class TransitionInline(admin.TabularInline):
@@ -161,12 +240,14 @@ def _transition_action(name: str):
             except services.Conflict as exc:
                 modeladmin.message_user(request, f"#{reparation.pk}: {exc}", messages.WARNING)
         if done:
-            modeladmin.message_user(request, f"{name}: {done} repair(s)", messages.SUCCESS)
+            modeladmin.message_user(
+                request, f"{ACTION_LABELS[name]} : {done} réparation(s)", messages.SUCCESS
+            )
 
     run.__name__ = name
     # Shown only to users holding the transition's permission (has_<name>_permission below).
     return admin.action(
-        description=f"{name.capitalize()} the selected repairs", permissions=[name]
+        description=f"{ACTION_LABELS[name]} les réparations sélectionnées", permissions=[name]
     )(run)
 
 
@@ -179,14 +260,34 @@ def _has_transition_permission(name: str):
 
 @admin.register(Reparation)
 class ReparationAdmin(ServiceAdmin):
-    list_display = ["id", "statut", "voiture", "piece", "duree", "total_ttc", "cree_le"]
+    list_display = ["id", "statut", "voiture", "piece", "duree", "total_ttc_eur", "cree_le"]
     list_select_related = ["piece", "voiture"]
     search_fields = ["=id", "voiture__immatriculation", "voiture__client__nom", "description"]
     list_filter = ["statut", "cree_le", "voiture__marque"]
     autocomplete_fields = ["piece", "voiture"]
     date_hierarchy = "cree_le"
     show_full_result_count = False  # no COUNT(*) over a large table on each page
-    readonly_fields = ["statut", "total_ht", "taux_tva", "montant_tva", "total_ttc"]
+    # The request link, the status and the money are the domain's: shown, never edited.
+    fields = [
+        "piece",
+        "duree",
+        "voiture",
+        "description",
+        "statut",
+        "demande_lien",
+        "total_ht_eur",
+        "taux_tva_pct",
+        "montant_tva_eur",
+        "total_ttc_eur",
+    ]
+    readonly_fields = [
+        "statut",
+        "demande_lien",
+        "total_ht_eur",
+        "taux_tva_pct",
+        "montant_tva_eur",
+        "total_ttc_eur",
+    ]
     inlines = [LignePieceInline, LigneMainOeuvreInline, TransitionInline]
     create_service = services.create_reparation
     update_service = services.update_reparation
@@ -195,8 +296,41 @@ class ReparationAdmin(ServiceAdmin):
     fields_to_save = ("piece", "duree", "voiture", "description")
     actions = [_transition_action(name) for name in services.ACTIONS]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Once the work has started the order itself is fixed (the domain refuses changes).
+        if obj is not None and obj.statut not in EDITABLE:
+            return [*self.fields_to_save, *self.readonly_fields]
+        return self.readonly_fields
+
+    @admin.display(description="demande")
+    def demande_lien(self, obj: Reparation):
+        if obj.demande_id is None:
+            return "—"
+        url = reverse("admin:metier_demande_change", args=[obj.demande_id])
+        return format_html('<a href="{}">{}</a>', url, obj.demande_id)
+
+    @admin.display(description="total HT")
+    def total_ht_eur(self, obj: Reparation) -> str:
+        return euros(obj.total_ht)
+
+    @admin.display(description="taux de TVA")
+    def taux_tva_pct(self, obj: Reparation) -> str:
+        return pourcent(obj.taux_tva)
+
+    @admin.display(description="montant TVA")
+    def montant_tva_eur(self, obj: Reparation) -> str:
+        return euros(obj.montant_tva)
+
+    @admin.display(description="total TTC", ordering="total_ttc")
+    def total_ttc_eur(self, obj: Reparation) -> str:
+        return euros(obj.total_ttc)
+
     def save_model(self, request, obj, form, change):
-        data = {name: form.cleaned_data[name] for name in self.fields_to_save}
+        data = {
+            name: form.cleaned_data[name]
+            for name in self.fields_to_save
+            if name in form.cleaned_data
+        }
         if change:
             changed = {k: v for k, v in data.items() if k in form.changed_data}
             if changed:
@@ -267,7 +401,11 @@ class DemandeAdmin(admin.ModelAdmin):
 
     @admin.display(description="réparation")
     def repair(self, obj: Demande):
-        return getattr(obj, "reparation", None)
+        reparation = getattr(obj, "reparation", None)
+        if reparation is None:
+            return "—"
+        url = reverse("admin:metier_reparation_change", args=[reparation.pk])
+        return format_html('<a href="{}">{}</a>', url, reparation)
 
 
 # --- invoicing: issued documents are read-only here (the database refuses changes anyway) --

@@ -46,16 +46,19 @@ class Origine(models.TextChoices):
 class Client(models.Model):
     """A customer of the garage."""
 
-    nom = models.CharField(max_length=NOM_MAX)
+    nom = models.CharField("nom", max_length=NOM_MAX)
     telephone = models.CharField(
+        "téléphone",
         max_length=25,
         blank=True,
         validators=[RegexValidator(TELEPHONE_RE, "enter a phone number (digits, spaces, + . -)")],
     )
-    email = models.EmailField(blank=True)
-    cree_le = models.DateTimeField(auto_now_add=True)
+    email = models.EmailField("e-mail", blank=True)
+    cree_le = models.DateTimeField("créé le", auto_now_add=True)
 
     class Meta:
+        verbose_name = "client"
+        verbose_name_plural = "clients"
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=~Q(nom=""), name="client_nom_non_vide"),
@@ -69,19 +72,25 @@ class Client(models.Model):
 class Piece(models.Model):
     """A part the garage fits and sells."""
 
-    nom = models.CharField(max_length=NOM_MAX)
+    nom = models.CharField("nom", max_length=NOM_MAX)
     prix = models.DecimalField(
+        "prix (€ HT)",
         max_digits=10,
         decimal_places=2,
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(limits.PRIX_MAX)],
     )
     # Stock: `stock` is on the shelf; `reserve` of it is promised to planned repairs.
-    stock = models.PositiveIntegerField(default=0)
-    reserve = models.PositiveIntegerField(default=0)
-    seuil = models.PositiveIntegerField(default=0, help_text="Seuil de réapprovisionnement")
+    stock = models.PositiveIntegerField("stock", default=0)
+    reserve = models.PositiveIntegerField(
+        "réservé", default=0, help_text="Promis aux réparations planifiées"
+    )
+    seuil = models.PositiveIntegerField(
+        "seuil", default=0, help_text="Seuil de réapprovisionnement"
+    )
     # The price of the same part from the circular economy, when the garage can offer one:
     # estimates then let the customer choose (PIEC).
     prix_reemploi = models.DecimalField(
+        "prix de réemploi",
         max_digits=10,
         decimal_places=2,
         null=True,
@@ -89,11 +98,13 @@ class Piece(models.Model):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(limits.PRIX_MAX)],
         help_text="Prix de la pièce de réemploi proposée (PIEC), le cas échéant",
     )
-    cree_le = models.DateTimeField(auto_now_add=True)
+    cree_le = models.DateTimeField("créée le", auto_now_add=True)
 
     class Meta:
+        verbose_name = "pièce"
+        verbose_name_plural = "pièces"
         ordering = ["id"]
-        permissions = [("receptionner_piece", "Can receive parts into stock")]
+        permissions = [("receptionner_piece", "Peut réceptionner des pièces en stock")]
         constraints = [
             models.CheckConstraint(condition=Q(prix__gte=0), name="piece_prix_positif"),
             models.CheckConstraint(
@@ -120,27 +131,40 @@ class Piece(models.Model):
 class Voiture(models.Model):
     """A customer's car. The seed's two fields are enough to record one; the rest is optional."""
 
-    marque = models.CharField(max_length=NOM_MAX)
-    couleur = models.CharField(max_length=50)
+    marque = models.CharField("marque", max_length=NOM_MAX)
+    couleur = models.CharField("couleur", max_length=50)
     client = models.ForeignKey(
-        Client, null=True, blank=True, on_delete=models.PROTECT, related_name="voitures"
+        Client,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="voitures",
+        verbose_name="client",
     )
-    immatriculation = models.CharField(max_length=15, null=True, blank=True, unique=True)
+    immatriculation = models.CharField(
+        "immatriculation", max_length=15, null=True, blank=True, unique=True
+    )
     vin = models.CharField(
+        "VIN",
         max_length=17,
         null=True,
         blank=True,
         unique=True,
         validators=[RegexValidator(VIN_RE, "a VIN is 17 letters and digits, without I, O, Q")],
     )
-    modele = models.CharField(max_length=NOM_MAX, blank=True)
+    modele = models.CharField("modèle", max_length=NOM_MAX, blank=True)
     annee = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1886), MaxValueValidator(2100)]
+        "année",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1886), MaxValueValidator(2100)],
     )
-    kilometrage = models.PositiveIntegerField(default=0)
-    cree_le = models.DateTimeField(auto_now_add=True)
+    kilometrage = models.PositiveIntegerField("kilométrage", default=0)
+    cree_le = models.DateTimeField("créée le", auto_now_add=True)
 
     class Meta:
+        verbose_name = "voiture"
+        verbose_name_plural = "voitures"
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=~Q(marque=""), name="voiture_marque_non_vide"),
@@ -164,23 +188,44 @@ class Reparation(models.Model):
         FACTUREE = "facturee", "facturée"
         ANNULEE = "annulee", "annulée"
 
-    piece = models.ForeignKey(Piece, on_delete=models.PROTECT, related_name="reparations")
+    piece = models.ForeignKey(
+        Piece, on_delete=models.PROTECT, related_name="reparations", verbose_name="pièce"
+    )
     duree = models.PositiveIntegerField(
+        "durée (h)",
         help_text="Durée en heures",
         validators=[MinValueValidator(limits.DUREE_MIN), MaxValueValidator(limits.DUREE_MAX)],
     )
     voiture = models.ForeignKey(
-        Voiture, null=True, blank=True, on_delete=models.PROTECT, related_name="reparations"
+        Voiture,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reparations",
+        verbose_name="voiture",
     )
     description = models.TextField(
-        blank=True, max_length=limits.DESCRIPTION_MAX, help_text="La plainte du client"
+        "plainte du client",
+        blank=True,
+        max_length=limits.DESCRIPTION_MAX,
+        help_text="La plainte du client",
     )
-    statut = models.CharField(max_length=20, choices=Statut.choices, default=Statut.DEMANDEE)
+    statut = models.CharField(
+        "statut", max_length=20, choices=Statut.choices, default=Statut.DEMANDEE
+    )
     # Totals, kept by the domain functions whenever a line changes; frozen once invoiced.
-    total_ht = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
-    montant_tva = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
-    total_ttc = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
-    taux_tva = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal("0"))
+    total_ht = models.DecimalField(
+        "total HT", max_digits=12, decimal_places=2, default=Decimal("0")
+    )
+    montant_tva = models.DecimalField(
+        "montant TVA", max_digits=12, decimal_places=2, default=Decimal("0")
+    )
+    total_ttc = models.DecimalField(
+        "total TTC", max_digits=12, decimal_places=2, default=Decimal("0")
+    )
+    taux_tva = models.DecimalField(
+        "taux de TVA", max_digits=5, decimal_places=4, default=Decimal("0")
+    )
     # The request it came from. Unique: the database itself refuses a second repair for one
     # request, whatever a redelivered or duplicated message tries.
     demande = models.OneToOneField(
@@ -189,10 +234,13 @@ class Reparation(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="reparation",
+        verbose_name="demande",
     )
-    cree_le = models.DateTimeField(auto_now_add=True, db_index=True)
+    cree_le = models.DateTimeField("créée le", auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = "réparation"
+        verbose_name_plural = "réparations"
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
@@ -202,15 +250,15 @@ class Reparation(models.Model):
         ]
         indexes = [models.Index(fields=["statut", "id"], name="reparation_statut")]
         permissions = [
-            ("planifier_reparation", "Can plan a repair"),
-            ("demarrer_reparation", "Can start a repair"),
-            ("terminer_reparation", "Can finish a repair"),
-            ("facturer_reparation", "Can invoice a repair"),
-            ("annuler_reparation", "Can cancel a repair"),
+            ("planifier_reparation", "Peut planifier une réparation"),
+            ("demarrer_reparation", "Peut démarrer une réparation"),
+            ("terminer_reparation", "Peut terminer une réparation"),
+            ("facturer_reparation", "Peut facturer une réparation"),
+            ("annuler_reparation", "Peut annuler une réparation"),
         ]
 
     def __str__(self) -> str:
-        return f"Réparation #{self.pk} ({self.statut})"
+        return f"Réparation n° {self.pk} ({self.get_statut_display()})"
 
 
 class LignePiece(models.Model):
@@ -218,15 +266,20 @@ class LignePiece(models.Model):
     price change does not rewrite the order."""
 
     reparation = models.ForeignKey(
-        Reparation, on_delete=models.CASCADE, related_name="lignes_pieces"
+        Reparation,
+        on_delete=models.CASCADE,
+        related_name="lignes_pieces",
+        verbose_name="réparation",
     )
-    piece = models.ForeignKey(Piece, on_delete=models.PROTECT, related_name="lignes")
+    piece = models.ForeignKey(
+        Piece, on_delete=models.PROTECT, related_name="lignes", verbose_name="pièce"
+    )
     quantite = models.PositiveIntegerField(
-        default=1, validators=[MinValueValidator(1), MaxValueValidator(10_000)]
+        "quantité", default=1, validators=[MinValueValidator(1), MaxValueValidator(10_000)]
     )
-    prix_unitaire = models.DecimalField(max_digits=10, decimal_places=2)
+    prix_unitaire = models.DecimalField("prix unitaire (€ HT)", max_digits=10, decimal_places=2)
     # Made from the request's `piece` (the seed's field): rewritten if that field changes.
-    initiale = models.BooleanField(default=False)
+    initiale = models.BooleanField("de la demande", default=False)
     # The customer's word (an estimate) and, for a part, new or reused (their PIEC choice).
     approbation = models.CharField(
         max_length=10, choices=Approbation.choices, default=Approbation.EN_ATTENTE
@@ -234,6 +287,8 @@ class LignePiece(models.Model):
     origine = models.CharField(max_length=10, choices=Origine.choices, default=Origine.NEUVE)
 
     class Meta:
+        verbose_name = "ligne de pièce"
+        verbose_name_plural = "lignes de pièces"
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantite__gte=1), name="ligne_piece_quantite"),
@@ -252,10 +307,14 @@ class LigneMainOeuvre(models.Model):
     """Labour on a repair order: hours times the hourly rate copied when the line is made."""
 
     reparation = models.ForeignKey(
-        Reparation, on_delete=models.CASCADE, related_name="lignes_main_oeuvre"
+        Reparation,
+        on_delete=models.CASCADE,
+        related_name="lignes_main_oeuvre",
+        verbose_name="réparation",
     )
-    description = models.CharField(max_length=200, blank=True)
+    description = models.CharField("description", max_length=200, blank=True)
     heures = models.DecimalField(
+        "heures",
         max_digits=6,
         decimal_places=2,
         validators=[
@@ -263,13 +322,15 @@ class LigneMainOeuvre(models.Model):
             MaxValueValidator(limits.DUREE_MAX),
         ],
     )
-    taux_horaire = models.DecimalField(max_digits=8, decimal_places=2)
-    initiale = models.BooleanField(default=False)
+    taux_horaire = models.DecimalField("taux horaire (€ HT)", max_digits=8, decimal_places=2)
+    initiale = models.BooleanField("de la demande", default=False)
     approbation = models.CharField(
         max_length=10, choices=Approbation.choices, default=Approbation.EN_ATTENTE
     )
 
     class Meta:
+        verbose_name = "ligne de main-d'œuvre"
+        verbose_name_plural = "lignes de main-d'œuvre"
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(heures__gt=0), name="ligne_mo_heures"),
@@ -287,16 +348,27 @@ class LigneMainOeuvre(models.Model):
 class Transition(models.Model):
     """One change of a repair's status: from, to, when, by whom (None: the system)."""
 
-    reparation = models.ForeignKey(Reparation, on_delete=models.CASCADE, related_name="transitions")
-    de = models.CharField(max_length=20, blank=True)
-    vers = models.CharField(max_length=20)
-    le = models.DateTimeField(default=timezone.now)
-    par = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    reparation = models.ForeignKey(
+        Reparation,
+        on_delete=models.CASCADE,
+        related_name="transitions",
+        verbose_name="réparation",
     )
-    motif = models.CharField(max_length=500, blank=True)
+    de = models.CharField("de", max_length=20, blank=True)
+    vers = models.CharField("vers", max_length=20)
+    le = models.DateTimeField("le", default=timezone.now)
+    par = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name="par",
+    )
+    motif = models.CharField("motif", max_length=500, blank=True)
 
     class Meta:
+        verbose_name = "changement de statut"
+        verbose_name_plural = "historique"
         ordering = ["le", "id"]
 
     def __str__(self) -> str:
@@ -322,20 +394,31 @@ class Demande(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # The requested part number, not a foreign key: a request for a part that is
     # unknown (or deleted meanwhile) is recorded, then rejected with its reason.
-    piece = models.BigIntegerField(null=True, blank=True)
-    duree = models.BigIntegerField(null=True, blank=True)
-    voiture = models.BigIntegerField(null=True, blank=True)
-    description = models.TextField(blank=True, max_length=limits.DESCRIPTION_MAX)
-    cle_idempotence = models.CharField(max_length=255, null=True, blank=True, unique=True)
-    statut = models.CharField(max_length=10, choices=Statut.choices, default=Statut.ACCEPTEE)
-    motif = models.CharField(max_length=500, blank=True, help_text="Motif du rejet")
-    cree_le = models.DateTimeField(auto_now_add=True)
-    publiee_le = models.DateTimeField(null=True, blank=True)
-    traitee_le = models.DateTimeField(null=True, blank=True)
+    piece = models.BigIntegerField("pièce (n°)", null=True, blank=True)
+    duree = models.BigIntegerField("durée (h)", null=True, blank=True)
+    voiture = models.BigIntegerField("voiture (n°)", null=True, blank=True)
+    description = models.TextField(
+        "plainte du client", blank=True, max_length=limits.DESCRIPTION_MAX
+    )
+    cle_idempotence = models.CharField(
+        "clé d'idempotence", max_length=255, null=True, blank=True, unique=True
+    )
+    statut = models.CharField(
+        "statut", max_length=10, choices=Statut.choices, default=Statut.ACCEPTEE
+    )
+    motif = models.CharField("motif", max_length=500, blank=True, help_text="Motif du rejet")
+    cree_le = models.DateTimeField("acceptée le", auto_now_add=True)
+    publiee_le = models.DateTimeField("publiée le", null=True, blank=True)
+    traitee_le = models.DateTimeField("traitée le", null=True, blank=True)
 
     class Meta:
+        verbose_name = "demande"
+        verbose_name_plural = "demandes"
         ordering = ["cree_le", "id"]
         indexes = [
+            # The board's and metrics' windows ("accepted in the last 5 minutes, per minute")
+            # and the API's default order: a range, not a scan of every request ever made.
+            models.Index(fields=["cree_le"], name="demande_cree_le"),
             # The relay's query: what is still unpublished. Partial, so it stays tiny.
             models.Index(
                 fields=["cree_le"],

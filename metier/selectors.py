@@ -1,7 +1,7 @@
 """Read queries, in one place, so that the API and the admin list things the same way."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncMinute
 from django.utils import timezone
 
 from .models import (
@@ -142,6 +142,24 @@ def avoirs() -> QuerySet[Avoir]:
 
 def paiements() -> QuerySet[Paiement]:
     return Paiement.objects.select_related("facture")
+
+
+# --- the workshop board -------------------------------------------------------------------
+def atelier(*, statut: str, limit: int) -> list[Reparation]:
+    """The repairs of one status, with their car, customer and part, and `depuis`: when they
+    entered that status. At most `limit` (oldest first; the most recent first once done)."""
+    depuis = (
+        Transition.objects.filter(reparation=OuterRef("pk"), vers=OuterRef("statut"))
+        .order_by("-le", "-id")
+        .values("le")[:1]
+    )
+    order = "-id" if statut == Reparation.Statut.TERMINEE else "id"
+    return list(
+        Reparation.objects.filter(statut=statut)
+        .select_related("voiture__client", "piece")
+        .annotate(depuis=Coalesce(Subquery(depuis), F("cree_le")))
+        .order_by(order)[:limit]
+    )
 
 
 def retard_publication(now: datetime | None = None) -> float:
@@ -273,3 +291,33 @@ def travaux_refuses(reparation: Reparation) -> tuple[QuerySet[LignePiece], Query
         reparation.lignes_pieces.filter(approbation=Approbation.REFUSEE).order_by("id"),
         reparation.lignes_main_oeuvre.filter(approbation=Approbation.REFUSEE).order_by("id"),
     )
+@dataclass(frozen=True)
+class Minute:
+    debut: datetime
+    demandes: int
+    reparations: int
+
+
+def pipeline_history(*, now: datetime, minutes: int = 60) -> list[Minute]:
+    """Requests accepted and repairs made per minute over the last `minutes`, oldest first
+    (the current, partial minute last)."""
+    end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    start = end - timedelta(minutes=minutes)
+
+    def per_minute(queryset: QuerySet) -> dict[datetime, int]:
+        rows = (
+            queryset.filter(cree_le__gte=start, cree_le__lt=end)
+            .annotate(minute=TruncMinute("cree_le", tzinfo=UTC))
+            .values("minute")
+            .annotate(n=Count("pk"))
+            .values_list("minute", "n")
+        )
+        return {minute: n for minute, n in rows}
+
+    demandes = per_minute(Demande.objects.all())
+    reparations = per_minute(Reparation.objects.filter(demande__isnull=False))
+    result = []
+    for i in range(minutes):
+        debut = (start + timedelta(minutes=i)).astimezone(UTC)
+        result.append(Minute(debut, demandes.get(debut, 0), reparations.get(debut, 0)))
+    return result

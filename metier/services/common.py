@@ -37,6 +37,4 @@ def delete(instance: Any) -> None:
     try:
         instance.delete()
     except ProtectedError as exc:
-        raise Conflict(
-            f"this {instance._meta.verbose_name} is still used by other records"
-        ) from exc
+        raise Conflict(f"this {instance._meta.model_name} is still used by other records") from exc

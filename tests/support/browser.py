@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -57,6 +58,7 @@ def browser(settings) -> Iterator[object]:
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
+    options.add_argument("--window-size=1280,900")  # a desktop; tests resize for phone/tablet
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     try:
@@ -64,3 +66,18 @@ def browser(settings) -> Iterator[object]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+# Where screenshots go: kept by the CI run (git-ignored).
+ARTIFACTS = Path(
+    os.environ.get("GARAGE_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts")
+)
+
+
+def screenshot(driver, name: str) -> Path:
+    """Saves a PNG of the page under artifacts/ and prints where."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    driver.save_screenshot(str(path))
+    print(f"screenshot: {path}")
+    return path

@@ -157,3 +157,30 @@ def test_estimates_in_the_admin_make_send_and_read(staff, order):
     detail = staff.get(reverse("admin:metier_devis_change", args=[devis.pk])).content.decode()
     assert devis.numero in detail and "jeton_hash" not in detail
     assert staff.get(reverse("admin:metier_devis_add")).status_code == 403
+# --- the garage's language (issue 13, item 6) ---------------------------------------------
+def test_the_admin_carries_the_garages_name_in_french(staff, settings):
+    page = staff.get(reverse("admin:index")).content.decode()
+    assert settings.GARAGE_NOM in page and "Django administration" not in page
+    assert "Réparations" in page and "Pièces" in page and "Ajouter" in page
+
+
+def test_repair_page_labels_money_and_what_may_not_change(staff, order):
+    services.transition(reparation=order, action="planifier")
+    url = reverse("admin:metier_reparation_change", args=[order.pk])
+    page = staff.get(url).content.decode()
+    for label in ("Pièce", "Durée (h)", "Plainte du client", "Taux de TVA", "Total TTC"):
+        assert label in page, label
+    assert "20 %" in page and "0.2000" not in page  # a rate as a percentage
+    assert "260,00 €" in page and "312,00 €" in page  # 80 + 3 h × 60 € HT, 20 % VAT
+    assert '<select name="demande"' not in page  # the request link is not editable
+    assert 'name="lignes_pieces-0-prix_unitaire"' not in page  # copied prices are not
+    assert 'name="duree"' in page  # the order itself may change while planned
+
+    services.transition(reparation=order, action="demarrer")
+    started = staff.get(url).content.decode()
+    assert 'name="duree"' not in started and 'name="lignes_main_oeuvre-0-heures"' not in started
+
+
+def test_amounts_in_euros_in_the_lists(staff, order):
+    parts = staff.get(reverse("admin:metier_piece_changelist")).content.decode()
+    assert "80,00 €" in parts

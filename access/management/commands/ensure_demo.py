@@ -76,6 +76,7 @@ class Command(BaseCommand):
                     f"  use it:     TOKEN=$(cat {shown})",
                     f'              curl -H "Authorization: Token $TOKEN" {base}/api/piece/',
                     f"  API docs:   {base}/api/docs/",
+                    f"  workshop:   {base}/atelier/  (the live board; same user)",
                     "",
                 ]
             )
