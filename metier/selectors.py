@@ -291,6 +291,8 @@ def travaux_refuses(reparation: Reparation) -> tuple[QuerySet[LignePiece], Query
         reparation.lignes_pieces.filter(approbation=Approbation.REFUSEE).order_by("id"),
         reparation.lignes_main_oeuvre.filter(approbation=Approbation.REFUSEE).order_by("id"),
     )
+
+
 @dataclass(frozen=True)
 class Minute:
     debut: datetime

@@ -157,6 +157,8 @@ def test_estimates_in_the_admin_make_send_and_read(staff, order):
     detail = staff.get(reverse("admin:metier_devis_change", args=[devis.pk])).content.decode()
     assert devis.numero in detail and "jeton_hash" not in detail
     assert staff.get(reverse("admin:metier_devis_add")).status_code == 403
+
+
 # --- the garage's language (issue 13, item 6) ---------------------------------------------
 def test_the_admin_carries_the_garages_name_in_french(staff, settings):
     page = staff.get(reverse("admin:index")).content.decode()
