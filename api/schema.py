@@ -53,6 +53,10 @@ TAGS = {
     "piece": "Pièces",
     "voiture": "Voitures",
     "client": "Clients",
+    "devis": "Devis",
+    "facture": "Factures",
+    "avoir": "Avoirs",
+    "paiement": "Paiements",
     "auth": "Comptes",
     "health": "Santé",
 }

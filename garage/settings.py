@@ -300,6 +300,13 @@ SPECTACULAR_SETTINGS = {
         {"name": "Pièces", "description": "Parts, stock, receptions, parts to reorder."},
         {"name": "Voitures", "description": "Cars and their repair history."},
         {"name": "Clients", "description": "The garage's customers."},
+        {"name": "Devis", "description": "Estimates, sent to the customer as a signed link."},
+        {
+            "name": "Factures",
+            "description": "Invoices (gapless numbers), PDF, Factur-X, receivables.",
+        },
+        {"name": "Avoirs", "description": "Credit notes: the only correction of an invoice."},
+        {"name": "Paiements", "description": "Payments and deposits (append-only)."},
         {"name": "Comptes", "description": "Who am I; revoking one's token."},
         {"name": "Santé", "description": "For load balancers and operators: public."},
     ],
