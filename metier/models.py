@@ -472,3 +472,7 @@ __all__ = [
     "Transition",
     "Voiture",
 ]
+# --- Events, consent, notifications, reminders (issue 12) -----------------------------------
+from .models_evenements import Canal, Consentement, Evenement, Notification, Rappel  # noqa: E402
+
+__all__ += ["Canal", "Consentement", "Evenement", "Notification", "Rappel"]

@@ -48,6 +48,7 @@ from ..models import (
     Piece,
     Reparation,
 )
+from .. import evenements
 from .common import Conflict
 from .reparations import EDITABLE, S, _lock, _plan, _recompute, _release, cents, lock_pieces
 from .reparations import totals as compute_totals
@@ -264,7 +265,31 @@ def envoyer_devis(*, devis: Devis, par: Any = None) -> tuple[Devis, str]:
     devis.envoye_le = timezone.now()
     devis.envoye_par = par
     devis.save(update_fields=["jeton_hash", "statut", "envoye_le", "envoye_par"])
-    return devis, signing.dumps({"d": devis.pk, "t": token}, salt=SALT)
+    jeton = signing.dumps({"d": devis.pk, "t": token}, salt=SALT)
+    _evenement(devis, "devis.envoye", jeton=jeton)
+    return devis, jeton
+
+
+def _evenement(devis: Devis, type_: str, **extra: Any) -> None:
+    """`devis.envoye` carries the link's signed value (`jeton`): the notifier sends the
+    customer their link, which is shown nowhere else (only its hash is stored)."""
+    reparation = devis.reparation
+    client_id = reparation.voiture.client_id if reparation.voiture_id else None
+    evenements.enregistrer(
+        sujet=f"devis/{devis.pk}",
+        type_=type_,
+        donnees={
+            "devis": devis.pk,
+            "numero": devis.numero,
+            "reparation": reparation.pk,
+            "client": client_id,
+            "complementaire": devis.complementaire,
+            "statut": devis.statut,
+            "total_ttc": devis.total_ttc,
+            "valide_jusqu_au": devis.valide_jusqu_au,
+            **extra,
+        },
+    )
 
 
 @transaction.atomic
@@ -386,6 +411,7 @@ def repondre_devis(
     devis.empreinte = hashlib.sha256(document.encode()).hexdigest()
     devis.jeton_hash = ""  # the link is used
     devis.save()
+    _evenement(devis, f"devis.{devis.statut}")
     return devis
 
 

@@ -30,6 +30,7 @@ from ..models import (
     LignePiece,
     Reparation,
 )
+from .. import evenements
 from . import journal
 from .catalogue import update_voiture
 from .common import Conflict, save
@@ -217,6 +218,20 @@ def emettre_facture(
         ligne.facture, ligne.position = facture, position
     LigneFacture.objects.bulk_create(lignes)
     journal.inscrire(type_=EcritureJournal.Type.FACTURE, obj=facture)
+    evenements.enregistrer(
+        sujet=f"facture/{facture.pk}",
+        type_="facture.emise",
+        donnees={
+            "facture": facture.pk,
+            "numero": facture.numero,
+            "reparation": reparation.pk,
+            "client": client.pk if client else None,
+            "date": facture.date,
+            "echeance": facture.echeance,
+            "total_ht": facture.total_ht,
+            "total_ttc": facture.total_ttc,
+        },
+    )
     return facture
 
 

@@ -17,6 +17,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from ..models import EcritureJournal, Facture, Paiement, Reparation
+from .. import evenements
 from . import journal
 from .common import Conflict, save
 
@@ -95,6 +96,19 @@ def enregistrer_paiement(
         )
     )
     journal.inscrire(type_=EcritureJournal.Type.PAIEMENT, obj=paiement)
+    evenements.enregistrer(
+        sujet=f"paiement/{paiement.pk}",
+        type_="paiement.enregistre",
+        donnees={
+            "paiement": paiement.pk,
+            "facture": facture.pk if facture else None,
+            "reparation": reparation.pk,
+            "montant": paiement.montant,
+            "mode": paiement.mode,
+            "acompte": paiement.acompte,
+            "recu_le": paiement.recu_le,
+        },
+    )
     return paiement
 
 

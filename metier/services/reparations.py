@@ -33,7 +33,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .. import limits
+from .. import evenements, limits
 from ..models import (
     Approbation,
     Devis,
@@ -168,15 +168,60 @@ def reserve(
         shorts.append(short)
     for pid, qty in sorted(reserved.items()):
         Piece.objects.filter(pk=pid).update(reserve=F("reserve") + qty)
+    _below_threshold(pieces, reserved)
     return shorts
 
 
-def _record(reparation: Reparation, vers: str, par: Any = None, motif: str = "") -> None:
-    Transition.objects.create(
-        reparation=reparation, de=reparation.statut, vers=vers, par=par, motif=motif[:500]
+def _below_threshold(pieces: dict[int, Piece], reserved: dict[int, int]) -> None:
+    """`piece.sous_seuil` for each part whose available quantity just fell to or below its
+    threshold (it was above before these reservations): once per crossing, not per order."""
+    crossed = [
+        pieces[pid]
+        for pid, qty in sorted(reserved.items())
+        if pieces[pid].disponible <= pieces[pid].seuil < pieces[pid].disponible + qty
+    ]
+    evenements.enregistrer_tous(
+        (
+            f"piece/{p.pk}",
+            "piece.sous_seuil",
+            {"piece": p.pk, "nom": p.nom, "disponible": p.disponible, "seuil": p.seuil},
+        )
+        for p in crossed
     )
+
+
+def status_event(
+    reparation: Reparation, de: str, vers: str, motif: str = "", client_id: int | None = None
+) -> tuple[str, str, dict[str, Any]]:
+    """The event of a status change (`reparation.<vers>`): (sujet, type, données)."""
+    return (
+        f"reparation/{reparation.pk}",
+        f"reparation.{vers}",
+        {
+            "reparation": reparation.pk,
+            "de": de or None,
+            "vers": vers,
+            "motif": motif[:500],
+            "voiture": reparation.voiture_id,
+            "client": client_id,
+            "total_ttc": reparation.total_ttc,
+        },
+    )
+
+
+def _client_id(reparation: Reparation) -> int | None:
+    if reparation.voiture_id is None:
+        return None
+    return Voiture.objects.filter(pk=reparation.voiture_id).values_list("client_id", flat=True)[0]
+
+
+def _record(reparation: Reparation, vers: str, par: Any = None, motif: str = "") -> None:
+    de = reparation.statut
+    Transition.objects.create(reparation=reparation, de=de, vers=vers, par=par, motif=motif[:500])
     reparation.statut = vers
     reparation.save(update_fields=["statut"])
+    sujet, type_, donnees = status_event(reparation, de, vers, motif, _client_id(reparation))
+    evenements.enregistrer(sujet=sujet, type_=type_, donnees=donnees)
 
 
 def _plan(
@@ -383,6 +428,18 @@ def make_orders(
     now = timezone.now()
     Transition.objects.bulk_create(
         Transition(reparation=rep, de="", vers=rep.statut, par=par, le=now, motif=motif[:500])
+        for rep, (_statut, motif) in zip(reparations, plans, strict=True)
+    )
+    # Their events (`reparation.<first status>`): one bulk INSERT for the batch, one query
+    # for the customers of the cars concerned.
+    car_ids = {rep.voiture_id for rep in reparations if rep.voiture_id is not None}
+    clients = (
+        dict(Voiture.objects.filter(pk__in=car_ids).values_list("pk", "client_id"))
+        if car_ids
+        else {}
+    )
+    evenements.enregistrer_nouveaux(
+        status_event(rep, "", rep.statut, motif, clients.get(rep.voiture_id))
         for rep, (_statut, motif) in zip(reparations, plans, strict=True)
     )
     return reparations
@@ -600,6 +657,17 @@ def receive_stock(*, piece: Piece, quantite: int, par: Any = None) -> Piece:
     pieces = lock_pieces(wanted_ids)
     Piece.objects.filter(pk=piece.pk).update(stock=F("stock") + quantite)
     pieces[piece.pk].stock += quantite
-    for reparation in waiting:
-        _plan(reparation, par, pieces)
-    return pieces[piece.pk]
+    planned = [r.pk for r in waiting if not _plan(r, par, pieces)]
+    received = pieces[piece.pk]
+    evenements.enregistrer(
+        sujet=f"piece/{piece.pk}",
+        type_="piece.recue",
+        donnees={
+            "piece": piece.pk,
+            "nom": received.nom,
+            "quantite": quantite,
+            "stock": received.stock,
+            "reparations_planifiees": planned,
+        },
+    )
+    return received
