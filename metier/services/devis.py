@@ -37,6 +37,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .. import evenements
 from ..models import (
     Approbation,
     CompteurDevis,
@@ -48,7 +49,6 @@ from ..models import (
     Piece,
     Reparation,
 )
-from .. import evenements
 from .common import Conflict
 from .reparations import EDITABLE, S, _lock, _plan, _recompute, _release, cents, lock_pieces
 from .reparations import totals as compute_totals

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from .. import evenements
 from ..models import (
     Approbation,
     Avoir,
@@ -30,7 +31,6 @@ from ..models import (
     LignePiece,
     Reparation,
 )
-from .. import evenements
 from . import journal
 from .catalogue import update_voiture
 from .common import Conflict, save

@@ -16,8 +16,8 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from ..models import EcritureJournal, Facture, Paiement, Reparation
 from .. import evenements
+from ..models import EcritureJournal, Facture, Paiement, Reparation
 from . import journal
 from .common import Conflict, save
 
