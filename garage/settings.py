@@ -428,3 +428,44 @@ GARAGE_HEALTH_BROKER_CACHE = env_float("GARAGE_HEALTH_BROKER_CACHE", 5.0)
 # prometheus-client's multiprocess folder (PROMETHEUS_MULTIPROC_DIR; default var/metrics):
 # set before anything imports prometheus_client.
 PROMETHEUS_MULTIPROC_DIR = str(configure_metrics_directory())
+
+# --- Events and notifications (issue 12: pipeline/events.py, notifications/) ---
+GARAGE_EVENTS_EXCHANGE = os.environ.get("GARAGE_EVENTS_EXCHANGE", "garage.events")
+GARAGE_EVENTS_SOURCE = os.environ.get("GARAGE_EVENTS_SOURCE", "/garage")  # CloudEvents `source`
+GARAGE_NOTIFIER_QUEUE = os.environ.get("GARAGE_NOTIFIER_QUEUE", "garage.notifier")
+# The consuming services' queues and what each is bound to (declared by every publisher, so
+# that an event always has somewhere to go). Another service adds its own entry.
+GARAGE_EVENT_QUEUES = {
+    GARAGE_NOTIFIER_QUEUE: [
+        "reparation.terminee",
+        "reparation.planifiee",
+        "devis.envoye",
+        "rappel.du",
+    ],
+}
+GARAGE_NOTIFIER_BATCH_SIZE = env_int("GARAGE_NOTIFIER_BATCH_SIZE", 20)
+# The customer's pages are linked from messages: the public address of the site.
+GARAGE_URL_PUBLIQUE = os.environ.get("GARAGE_URL_PUBLIQUE", "http://localhost:8000").rstrip("/")
+GARAGE_NOTIFIER_TEMPLATES = os.environ.get("GARAGE_NOTIFIER_TEMPLATES", "")  # a folder, or built-in
+# SMS: "file" (one file per message in GARAGE_SMS_DIR, for local runs), "http" (the provider
+# at GARAGE_SMS_URL, bearer GARAGE_SMS_TOKEN), or "" (no SMS is sent: recorded as failed).
+GARAGE_SMS_BACKEND = os.environ.get("GARAGE_SMS_BACKEND", "file")
+GARAGE_SMS_DIR = os.environ.get("GARAGE_SMS_DIR", str(VAR_DIR / "sms"))
+GARAGE_SMS_URL = os.environ.get("GARAGE_SMS_URL", "")
+GARAGE_SMS_TOKEN = os.environ.get("GARAGE_SMS_TOKEN", "")
+GARAGE_SMS_SENDER = os.environ.get("GARAGE_SMS_SENDER", "GARAGE")
+GARAGE_SMS_TIMEOUT = env_float("GARAGE_SMS_TIMEOUT", 5.0)
+# Email: Django's backends (SMTP in production; the console backend for a local run).
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "garage@localhost")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pika
 from django.conf import settings
@@ -17,6 +17,10 @@ class Topology:
     delivery_limit: int
     retry_limit: int
     retry_base_ms: int
+    # The events' topic exchange (empty: none) and the consuming services' queues bound to
+    # it: (queue, binding keys). Each such queue gets its own DLQ and delay queues.
+    events_exchange: str = ""
+    event_queues: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def dlq(self) -> str:
@@ -41,7 +45,18 @@ def topology() -> Topology:
         delivery_limit=settings.GARAGE_DELIVERY_LIMIT,
         retry_limit=settings.GARAGE_RETRY_LIMIT,
         retry_base_ms=settings.GARAGE_RETRY_BASE_MS,
+        events_exchange=getattr(settings, "GARAGE_EVENTS_EXCHANGE", ""),
+        event_queues=tuple(
+            (name, tuple(keys))
+            for name, keys in getattr(settings, "GARAGE_EVENT_QUEUES", {}).items()
+        ),
     )
+
+
+def for_queue(topo: Topology, queue: str) -> Topology:
+    """The same topology for another consuming queue (an event consumer's: its DLQ and
+    delay queues are named after it)."""
+    return replace(topo, queue=queue)
 
 
 def amqp_urls(value: str | None = None) -> list[str]:

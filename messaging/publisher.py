@@ -43,6 +43,11 @@ class Message:
     headers: dict | None = None
     # The HTTP request id it came from (AMQP `correlation_id`), for the logs.
     correlation_id: str | None = None
+    # Where it goes: by default the main queue (default exchange); events name their
+    # exchange (`garage.events`) and routing key, and their own content type.
+    exchange: str = ""
+    routing_key: str | None = None
+    content_type: str | None = None
 
 
 @dataclass
@@ -154,11 +159,11 @@ class Publisher:
         try:
             for message in messages:
                 self._channel.basic_publish(
-                    exchange="",
-                    routing_key=self.topo.queue,
+                    exchange=message.exchange,
+                    routing_key=message.routing_key or self.topo.queue,
                     body=message.body,
                     properties=pika.BasicProperties(
-                        content_type=JSON,
+                        content_type=message.content_type or JSON,
                         delivery_mode=pika.DeliveryMode.Persistent,
                         message_id=message.message_id,
                         correlation_id=message.correlation_id,

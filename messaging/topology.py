@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pika.adapters.blocking_connection import BlockingChannel
 
 from .config import Topology
@@ -66,6 +68,24 @@ def retry_queue_arguments(topo: Topology, attempt: int) -> dict:
 
 
 def declare(channel: BlockingChannel, topo: Topology) -> None:
+    _declare_queues(channel, topo)
+    declare_events(channel, topo)
+
+
+def declare_events(channel: BlockingChannel, topo: Topology) -> None:
+    """The events' topic exchange (durable) and each consuming service's queue bound to it,
+    with its DLQ and delay queues: declared by every publisher too, so that no event is
+    published before the queues that must hold it exist (publishes are mandatory)."""
+    if not topo.events_exchange:
+        return
+    channel.exchange_declare(topo.events_exchange, exchange_type="topic", durable=True)
+    for name, keys in topo.event_queues:
+        _declare_queues(channel, replace(topo, queue=name))
+        for key in keys:
+            channel.queue_bind(name, topo.events_exchange, routing_key=key)
+
+
+def _declare_queues(channel: BlockingChannel, topo: Topology) -> None:
     channel.queue_declare(topo.queue, durable=True, arguments=garage_queue_arguments(topo))
     channel.queue_declare(topo.dlq, durable=True, arguments=dlq_arguments(topo))
     for attempt in range(1, topo.retry_limit + 1):

@@ -27,11 +27,11 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from messaging.publisher import Message, Publisher, PublishError
-from metier.models import Demande
+from metier.models import Demande, Evenement
 from observability import metrics
 from observability.context import request_id
 
-from . import messages
+from . import events, messages
 from .demandes import mark_published, mark_republished
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,8 @@ def publish_batch(
 class _AfterCommitPublisher:
     """One per web process: a thread that publishes what the request threads hand it."""
 
-    def __init__(self) -> None:
+    def __init__(self, mark=mark_published, sender: str = "web") -> None:
+        self.mark, self.sender = mark, sender  # events have their own (issue 12)
         self.pid = os.getpid()
         self.url = settings.AMQP_URL
         # Bounded: if the broker is away, drop from memory; the relay has the rows.
@@ -81,7 +82,7 @@ class _AfterCommitPublisher:
             log.warning("publisher backlog full; request %s left to the relay", message.message_id)
 
     def _run(self) -> None:
-        publisher = Publisher(url=self.url, role="web")
+        publisher = Publisher(url=self.url, role=self.sender)
         # Wake up while idle to answer the broker's heartbeats: a connection left silent is
         # dropped, and the next request would wait for the relay instead.
         idle = max(1.0, settings.GARAGE_HEARTBEAT / 3)
@@ -100,7 +101,7 @@ class _AfterCommitPublisher:
                 # Broker known to be down: leave these to the relay rather than pile up.
                 continue
             try:
-                publish_batch(publisher, items)
+                publish_batch(publisher, items, mark=self.mark, sender=self.sender)
             except Exception:
                 log.exception("after-commit publishing failed; the relay will retry")
             finally:
@@ -120,6 +121,30 @@ def _publisher() -> _AfterCommitPublisher:
         if stale or _instance.url != settings.AMQP_URL:
             _instance = _AfterCommitPublisher()
         return _instance
+
+
+_events_instance: _AfterCommitPublisher | None = None
+
+
+def _events_publisher() -> _AfterCommitPublisher:
+    """The process's publisher of domain events (its own thread and connection)."""
+    global _events_instance
+    with _lock:
+        stale = _events_instance is None or _events_instance.pid != os.getpid()
+        if stale or _events_instance.url != settings.AMQP_URL:
+            _events_instance = _AfterCommitPublisher(mark=events.mark_published, sender="events")
+        return _events_instance
+
+
+def publish_events_after_commit(committed: list) -> None:
+    """The domain's on-commit listener (metier.evenements, registered by PipelineConfig):
+    the events a transaction wrote leave right after its commit; the relay has the rows."""
+    try:
+        publisher = _events_publisher()
+        for event in committed:
+            publisher.submit(events.message_for(event))
+    except Exception:  # never fail the caller's request for this: the relay publishes it
+        log.exception("could not hand events to the publisher; the relay will")
 
 
 def publish_on_commit(demande: Demande) -> None:
@@ -142,7 +167,26 @@ def relay_once(
     )
     batch = [message_for(d) for d in pending]
     sent = publish_batch(publisher, batch, sender="relay") if pending else 0
+    sent += relay_events(publisher, cutoff=cutoff, limit=limit)
     return sent + republish_stale(publisher, limit=limit)
+
+
+def relay_events(publisher: Publisher, *, cutoff, limit: int) -> int:
+    """Publishes the domain events still unpublished (written before `cutoff`), in the
+    order they were written, each subject's in sequence order."""
+    pending = list(
+        Evenement.objects.filter(publie_le__isnull=True, cree_le__lte=cutoff).order_by(
+            "cree_le", "sujet", "sequence"
+        )[:limit]
+    )
+    if not pending:
+        return 0
+    return publish_batch(
+        publisher,
+        [events.message_for(e) for e in pending],
+        mark=events.mark_published,
+        sender="relay_events",
+    )
 
 
 def republish_stale(publisher: Publisher, *, limit: int) -> int:
