@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "observability",
     "portail",
     "atelier",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -469,3 +470,5 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "garage@localhost")
+# A notifier that took a message to send and died: after this long another may send it.
+GARAGE_NOTIFIER_LEASE = env_float("GARAGE_NOTIFIER_LEASE", 30.0)

@@ -112,6 +112,8 @@ class Notification(models.Model):
     tentatives = models.PositiveIntegerField("tentatives", default=0)
     erreur = models.CharField("erreur", max_length=1000, blank=True)
     cree_le = models.DateTimeField("créée le", default=timezone.now)
+    # When a notifier took it to send (a lease: another copy of the event waits it out).
+    reclamee_le = models.DateTimeField("réclamée le", default=timezone.now)
     envoyee_le = models.DateTimeField("envoyée le", null=True, blank=True)
 
     class Meta:
