@@ -18,6 +18,7 @@ from metier.models import (
     LigneFacture,
     LigneMainOeuvre,
     LignePiece,
+    Notification,
     Paiement,
     Piece,
     Reparation,
@@ -544,3 +545,23 @@ class DevisCreateSerializer(serializers.Serializer):
         max_length=100,
         help_text="only for a supplementary estimate (the work has started): the lines proposed",
     )
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    """A message to the customer about one event on one channel (issue 12)."""
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "evenement_id",
+            "type",
+            "canal",
+            "destinataire",
+            "statut",
+            "tentatives",
+            "erreur",
+            "cree_le",
+            "envoyee_le",
+        ]
+        read_only_fields = fields

@@ -225,6 +225,7 @@ class ReparationViewSet(ServiceModelViewSet):
     action_permissions = {
         **{name: action.permission for name, action in services.ACTIONS.items()},
         "historique": "metier.view_reparation",
+        "notifications": "metier.view_reparation",
     }
 
     planifier = _transition_view("planifier")
@@ -249,6 +250,14 @@ class ReparationViewSet(ServiceModelViewSet):
         """Every status change: from, to, when, by whom."""
         transitions = selectors.transitions(self.get_object())
         return Response(serializers.TransitionSerializer(transitions, many=True).data)
+
+    @extend_schema(responses={200: serializers.NotificationSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def notifications(self, request: Request, pk: str | None = None) -> Response:
+        """What the customer was told about this repair: per event and channel, its status
+        (sent, no consent, no address, failed and retried, abandoned)."""
+        found = selectors.notifications_reparation(self.get_object())
+        return Response(serializers.NotificationSerializer(found, many=True).data)
 
 
 class LignePieceViewSet(ServiceModelViewSet):

@@ -40,6 +40,7 @@ from .models import (
     LigneFacture,
     LigneMainOeuvre,
     LignePiece,
+    Notification,
     Paiement,
     Piece,
     Reparation,
@@ -323,3 +324,8 @@ def pipeline_history(*, now: datetime, minutes: int = 60) -> list[Minute]:
         debut = (start + timedelta(minutes=i)).astimezone(UTC)
         result.append(Minute(debut, demandes.get(debut, 0), reparations.get(debut, 0)))
     return result
+
+
+def notifications_reparation(reparation: Reparation) -> QuerySet:
+    """The notifications sent (or not) about a repair, oldest first (issue 12)."""
+    return Notification.objects.filter(reparation=reparation).order_by("cree_le", "id")
