@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.policy
 import socket
 import threading
 from collections import Counter
@@ -22,8 +23,9 @@ class _Inbox:
         self.lock = threading.Lock()
         self.messages: list[Message] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        message = email.message_from_bytes(envelope.original_content or envelope.content)
+    async def handle_DATA(self, server, session, envelope):
+        raw = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw, policy=email.policy.default)
         with self.lock:
             self.messages.append(message)
         return "250 OK"
