@@ -48,6 +48,10 @@ class Message:
     exchange: str = ""
     routing_key: str | None = None
     content_type: str | None = None
+    # Unroutable is an error (the queue is missing) unless the sender says a message may go
+    # nowhere: an event no service subscribes to (the consumers' queues are declared with
+    # the exchange on connect, so a subscribed event always finds its queue).
+    mandatory: bool = True
 
 
 @dataclass
@@ -170,7 +174,7 @@ class Publisher:
                         headers=message.headers,
                     ),
                     # mandatory: an unroutable message (queue missing) is an error, not a loss.
-                    mandatory=True,
+                    mandatory=message.mandatory,
                 )
                 confirmed += 1
         except pika.exceptions.UnroutableError as exc:

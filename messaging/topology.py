@@ -73,14 +73,16 @@ def declare(channel: BlockingChannel, topo: Topology) -> None:
 
 
 def declare_events(channel: BlockingChannel, topo: Topology) -> None:
-    """The events' topic exchange (durable) and each consuming service's queue bound to it,
-    with its DLQ and delay queues: declared by every publisher too, so that no event is
-    published before the queues that must hold it exist (publishes are mandatory)."""
+    """The events' topic exchange (durable) and each consuming service's queue bound to it:
+    declared by every publisher too, so that no event is published before the queues that
+    must hold it exist (publishes are mandatory). Their DLQ and delay queues are declared
+    by their consumer (`declare` with the consumer's topology), whose settings they follow."""
     if not topo.events_exchange:
         return
     channel.exchange_declare(topo.events_exchange, exchange_type="topic", durable=True)
     for name, keys in topo.event_queues:
-        _declare_queues(channel, replace(topo, queue=name))
+        own = replace(topo, queue=name)
+        channel.queue_declare(name, durable=True, arguments=garage_queue_arguments(own))
         for key in keys:
             channel.queue_bind(name, topo.events_exchange, routing_key=key)
 

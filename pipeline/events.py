@@ -48,6 +48,7 @@ def message_for(event: Evenement) -> Message:
         exchange=settings.GARAGE_EVENTS_EXCHANGE,
         routing_key=event.type,
         content_type=CONTENT_TYPE,
+        mandatory=False,  # an event no service subscribes to goes nowhere, and that is fine
     )
 
 
