@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from messaging.publisher import Message, Publisher, PublishError
@@ -132,8 +133,17 @@ def _events_publisher() -> _AfterCommitPublisher:
     with _lock:
         stale = _events_instance is None or _events_instance.pid != os.getpid()
         if stale or _events_instance.url != settings.AMQP_URL:
-            _events_instance = _AfterCommitPublisher(mark=events.mark_published, sender="events")
+            _events_instance = _AfterCommitPublisher(mark=_mark_events, sender="events")
         return _events_instance
+
+
+def _mark_events(*, ids: list) -> int:
+    """Marks from the publisher thread, then lets its database connection go: events come
+    in bursts, and a thread's idle connection would be held for the process's lifetime."""
+    try:
+        return events.mark_published(ids=ids)
+    finally:
+        db_connection.close()
 
 
 def publish_events_after_commit(committed: list) -> None:
