@@ -201,6 +201,7 @@ class ReparationSerializer(serializers.ModelSerializer):
             "duree",
             "voiture",
             "description",
+            "nature",
             "statut",
             "lignes_pieces",
             "lignes_main_oeuvre",

@@ -213,6 +213,14 @@ class Reparation(models.Model):
     statut = models.CharField(
         "statut", max_length=20, choices=Statut.choices, default=Statut.DEMANDEE
     )
+    # The kind of work (e.g. "vidange"): finishing it resets the car's reminder of that
+    # kind (Rappel, issue 12). Empty: no reminder concerned.
+    nature = models.CharField(
+        "nature des travaux",
+        max_length=60,
+        blank=True,
+        help_text="Type d'entretien (ex. vidange) : remet à zéro le rappel de la voiture",
+    )
     # Totals, kept by the domain functions whenever a line changes; frozen once invoiced.
     total_ht = models.DecimalField(
         "total HT", max_digits=12, decimal_places=2, default=Decimal("0")

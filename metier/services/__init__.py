@@ -104,3 +104,9 @@ __all__ += [
     "statut_paiement",
     "travaux_refuses",
 ]
+
+# Events, consent, reminders (issue 12).
+from .notifications import enregistrer_consentement  # noqa: E402
+from .rappels import create_rappel, delete_rappel, signaler_rappels_dus  # noqa: E402
+
+__all__ += ["create_rappel", "delete_rappel", "enregistrer_consentement", "signaler_rappels_dus"]

@@ -35,7 +35,7 @@ from . import journal
 from .catalogue import update_voiture
 from .common import Conflict, save
 from .numerotation import prendre_numero
-from .reparations import cents, totals, transition
+from .reparations import cents, reset_rappels, totals, transition
 
 S = Reparation.Statut
 N = LigneFacture.Nature
@@ -175,6 +175,7 @@ def emettre_facture(
         if voiture is None:
             raise ValidationError({"kilometrage": ["this repair has no car"]})
         voiture = update_voiture(voiture=voiture, kilometrage=kilometrage)
+        reset_rappels(reparation)  # the mileage recorded at this repair, for its reminders
     client = voiture.client if voiture is not None else None
     lignes = _lignes(reparation)
     if not lignes:

@@ -41,6 +41,7 @@ from ..models import (
     LignePiece,
     Origine,
     Piece,
+    Rappel,
     Reparation,
     Transition,
     Voiture,
@@ -452,10 +453,12 @@ def create_reparation(
     duree: int,
     voiture: Voiture | None = None,
     description: str = "",
+    nature: str = "",
     par: Any = None,
 ) -> Reparation:
     """A repair order from the seed's two fields: one part line and one labour line. It
-    starts `demandee`; `planifier` reserves its parts."""
+    starts `demandee`; `planifier` reserves its parts. `nature`: the kind of work, for the
+    car's reminders."""
     ordre = NouvelOrdre(
         piece=piece,
         duree=duree,
@@ -463,6 +466,9 @@ def create_reparation(
         description=description,
     )
     [reparation] = make_orders(ordres=[ordre], par=par, validate=True)
+    if nature:
+        reparation.nature = nature
+        save(reparation)
     return reparation
 
 
@@ -544,8 +550,20 @@ def transition(*, reparation: Reparation, action: str, par: Any = None) -> Repar
     else:
         if action == "terminer":
             withdraw_open_devis(reparation)  # a supplementary estimate no longer applies
+            reset_rappels(reparation)
         _record(reparation, act.target, par)
     return reparation
+
+
+def reset_rappels(reparation: Reparation) -> int:
+    """A finished repair of a reminder's kind starts it again from today and from the car's
+    mileage recorded at this repair."""
+    if not reparation.nature or reparation.voiture_id is None:
+        return 0
+    km = Voiture.objects.filter(pk=reparation.voiture_id).values_list("kilometrage", flat=True)[0]
+    return Rappel.objects.filter(voiture_id=reparation.voiture_id, nature=reparation.nature).update(
+        dernier_km=km, derniere_date=timezone.localdate(), du_le=None
+    )
 
 
 # --- lines ------------------------------------------------------------------------------
