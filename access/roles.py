@@ -54,6 +54,11 @@ ROLES: dict[str, tuple[str, ...]] = {
         "metier.add_devis",
         "metier.envoyer_devis",
         "metier.annuler_devis",
+        # Customers' consent to messages, cars' reminders, what customers were told.
+        "metier.view_consentement",
+        "metier.add_consentement",
+        *crud("rappel"),
+        "metier.view_notification",
     ),
     MECANICIEN: (
         "metier.view_reparation",

@@ -57,6 +57,8 @@ TAGS = {
     "facture": "Factures",
     "avoir": "Avoirs",
     "paiement": "Paiements",
+    "consentement": "Clients",
+    "rappel": "Voitures",
     "auth": "Comptes",
     "health": "Santé",
 }

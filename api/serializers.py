@@ -11,6 +11,7 @@ from metier import limits
 from metier.models import (
     Avoir,
     Client,
+    Consentement,
     Devis,
     DevisLigne,
     Facture,
@@ -21,6 +22,7 @@ from metier.models import (
     Notification,
     Paiement,
     Piece,
+    Rappel,
     Reparation,
     Transition,
     Voiture,
@@ -566,3 +568,47 @@ class NotificationSerializer(serializers.ModelSerializer):
             "envoyee_le",
         ]
         read_only_fields = fields
+
+
+class ConsentementSerializer(serializers.ModelSerializer):
+    """A customer's opt-in (or withdrawal) for a channel: when and how it was given (RGPD)."""
+
+    source = serializers.CharField(max_length=200)
+
+    class Meta:
+        model = Consentement
+        fields = ["id", "client", "canal", "accorde", "le", "source"]
+        read_only_fields = ["le"]
+        validators = []  # one per customer and channel: a new answer replaces the last
+
+
+class RappelSerializer(serializers.ModelSerializer):
+    """A car's maintenance reminder, e.g. `vidange` every 15,000 km or 365 days."""
+
+    nature = serializers.CharField(max_length=60)
+    intervalle_km = serializers.IntegerField(
+        min_value=1, max_value=10_000_000, required=False, allow_null=True
+    )
+    intervalle_jours = serializers.IntegerField(
+        min_value=1, max_value=100_000, required=False, allow_null=True
+    )
+    dernier_km = serializers.IntegerField(min_value=0, required=False)
+    echeance = serializers.DateField(read_only=True)
+    echeance_km = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Rappel
+        fields = [
+            "id",
+            "voiture",
+            "nature",
+            "intervalle_km",
+            "intervalle_jours",
+            "dernier_km",
+            "derniere_date",
+            "echeance",
+            "echeance_km",
+            "du_le",
+        ]
+        read_only_fields = ["du_le"]
+        validators = []  # the domain says which field is wrong (400 naming it)

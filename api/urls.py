@@ -24,5 +24,7 @@ router.register("facture", views.FactureViewSet, basename="facture")
 router.register("avoir", views.AvoirViewSet, basename="avoir")
 router.register("paiement", views.PaiementViewSet, basename="paiement")
 router.register("devis", views.DevisViewSet, basename="devis")
+router.register("consentement", views.ConsentementViewSet, basename="consentement")
+router.register("rappel", views.RappelViewSet, basename="rappel")
 
 urlpatterns = [path("", include(router.urls))]

@@ -25,7 +25,14 @@ from rest_framework.response import Response
 
 from intake.serializers import DemandeSerializer
 from metier import documents, selectors, services
-from metier.models import Devis, Reparation, Voiture, normalise_immatriculation
+from metier.models import (
+    Consentement,
+    Devis,
+    Rappel,
+    Reparation,
+    Voiture,
+    normalise_immatriculation,
+)
 
 from . import serializers
 
@@ -536,3 +543,53 @@ class PaiementViewSet(
         serializer.instance = services.enregistrer_paiement(
             **serializer.validated_data, par=_user(self.request)
         )
+
+
+# --- consent and reminders (issue 12) ---------------------------------------------------------
+@extend_schema_view(
+    create=extend_schema(
+        responses={201: serializers.ConsentementSerializer, **ERRORS},
+        description="Records a customer's answer for a channel (`email`, `sms`): opt-in "
+        "(`accorde` true) or withdrawal, with its source; it replaces their last answer. "
+        "No consent, no message.",
+    ),
+)
+class ConsentementViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Consentement.objects.order_by("id")
+    serializer_class = serializers.ConsentementSerializer
+    filterset_fields = ["client", "canal", "accorde"]
+    ordering_fields = ["id", "le"]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.enregistrer_consentement(**serializer.validated_data)
+
+
+@extend_schema_view(
+    create=extend_schema(responses={201: serializers.RappelSerializer, **ERRORS}),
+)
+class RappelViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """A car's maintenance reminders: due by date or mileage, whichever comes first; the
+    `rappels` command signals each once (`rappel.du`); a finished repair of that `nature`
+    resets it."""
+
+    queryset = Rappel.objects.select_related("voiture").order_by("id")
+    serializer_class = serializers.RappelSerializer
+    filterset_fields = ["voiture", "nature"]
+    ordering_fields = ["id", "derniere_date"]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.create_rappel(**serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        services.delete_rappel(rappel=instance)

@@ -561,4 +561,7 @@ class EcritureJournalAdmin(ReadOnlyAdmin):
 
 
 # Estimates (Devis): their own module, registered with the rest.
-from . import admin_devis  # noqa: E402, F401
+from . import admin_devis  # noqa: E402, F401, I001
+
+# Events, notifications, consent, reminders (issue 12).
+from . import admin_evenements  # noqa: E402, F401
