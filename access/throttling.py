@@ -97,10 +97,22 @@ class WindowThrottle(BaseThrottle):
         return max(1, math.ceil(self._wait))
 
 
+# The intake's fast path (intake/fast.py) throttles first and leaves its verdict on the
+# request, (allowed, wait): the view it hands a request on to keeps it, counting nothing.
+VERDICT = "_garage_intake_throttled"
+
+
 class IntakeThrottle(WindowThrottle):
     """The repair-request intake: GARAGE_INTAKE_RATE per client."""
 
     scope = "intake"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        verdict = getattr(request, VERDICT, None)
+        if verdict is not None:
+            allowed, self._wait = verdict
+            return allowed
+        return super().allow_request(request, view)
 
 
 class ApiThrottle(WindowThrottle):

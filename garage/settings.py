@@ -124,6 +124,8 @@ MIDDLEWARE = [
     # First: every answer (redirects and errors included) carries the request id.
     "observability.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The intake's common request, answered without DRF (intake/fast.py); the rest goes on.
+    "intake.fast.FastIntakeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -36,7 +36,9 @@ class RequestIdMiddleware:
             response[REQUEST_ID_HEADER] = rid
             elapsed = perf_counter() - started
             match = request.resolver_match
-            if match is not None and match.url_name in INTAKE_VIEWS:
+            if getattr(request, "intake_view", False) or (
+                match is not None and match.url_name in INTAKE_VIEWS
+            ):
                 metrics.intake_answered(response.status_code, elapsed)
             _log_access(request, response, elapsed, rid)
         finally:
