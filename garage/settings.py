@@ -331,6 +331,9 @@ GARAGE_RETRY_BASE_MS = env_int("GARAGE_RETRY_BASE_MS", 1000)
 GARAGE_RELAY_INTERVAL = env_float("GARAGE_RELAY_INTERVAL", 1.0)
 GARAGE_RELAY_GRACE = env_float("GARAGE_RELAY_GRACE", 2.0)
 GARAGE_RELAY_BATCH = env_int("GARAGE_RELAY_BATCH", 500)
+# How long a web process gathers broker confirms before marking those requests published
+# in one statement (pipeline/outbox.py); well under GARAGE_RELAY_GRACE.
+GARAGE_MARK_DELAY_MS = env_int("GARAGE_MARK_DELAY_MS", 100)
 # A queued request with no outcome after this long (seconds) is published again (see
 # pipeline/outbox.py); 0 turns it off. Long enough that a mere backlog is rarely doubled.
 GARAGE_RELAY_REQUEUE_AFTER = env_int("GARAGE_RELAY_REQUEUE_AFTER", 3600)
