@@ -241,6 +241,9 @@ REST_KNOX = {
 GARAGE_TOKEN_CACHE_SECONDS = env_float("GARAGE_TOKEN_CACHE_SECONDS", 5.0)
 # Requests per client (user, or address when anonymous): `N/s`, `N/min`, `N/h`, `N/day`, or
 # `off`. One counter per client and window, in the shared cache.
+# The share of a client's limit a web process takes from the shared cache at a time
+# (access/throttling.py): 0.01 asks Redis once per 60 requests at 6000/min.
+GARAGE_THROTTLE_SHARE = env_float("GARAGE_THROTTLE_SHARE", 0.01)
 GARAGE_THROTTLE_RATES = {
     "intake": os.environ.get("GARAGE_INTAKE_RATE", "6000/min"),
     "api": os.environ.get("GARAGE_API_RATE", "6000/min"),

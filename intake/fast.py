@@ -52,6 +52,8 @@ def _int_ok(value: Any, low: int, high: int) -> bool:
 def _fields(request: HttpRequest) -> dict[str, Any] | None:
     """The request's fields if it is the plain shape the fast path takes, else None."""
     path = request.path_info
+    if request.META.get("QUERY_STRING"):
+        return None  # `?format=` and the like: DRF's to read
     if request.method == "GET":
         match = GET_ROUTE.match(path)
         if match is None:
