@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from .. import limits
@@ -64,7 +64,12 @@ def accept_demande(
 
 def _insert_if_part_exists(fields: dict) -> Demande | None:
     """`INSERT … SELECT … WHERE EXISTS (the part)`: the row, or None if the part is unknown.
-    The instance is built here, as `objects.create` would (same defaults)."""
+    The instance is built here, as `objects.create` would (same defaults).
+
+    Outside a transaction, the per-request connection health check (a round trip) is
+    skipped: if the persistent connection turns out dead, the statement is sent again once
+    on a new one. The row's id is chosen here, so the second attempt cannot add a second
+    row (`ON CONFLICT (id) DO NOTHING`) even if the first one was committed."""
     demande = Demande(id=uuid.uuid4(), cree_le=timezone.now(), **fields)
     columns = ("id", "piece", "duree", "voiture", "description", "statut", "motif", "cree_le")
     values = [
@@ -72,18 +77,35 @@ def _insert_if_part_exists(fields: dict) -> Demande | None:
         for name in columns
     ]
     quote = connection.ops.quote_name
+    table = quote(Demande._meta.db_table)
     sql = (
-        f"INSERT INTO {quote(Demande._meta.db_table)} ({', '.join(map(quote, columns))}) "
+        f"INSERT INTO {table} ({', '.join(map(quote, columns))}) "
         f"SELECT {', '.join(['%s'] * len(columns))} "
-        f"WHERE EXISTS (SELECT 1 FROM {quote(Piece._meta.db_table)} WHERE id = %s)"
+        f"WHERE EXISTS (SELECT 1 FROM {quote(Piece._meta.db_table)} WHERE id = %s) "
+        "ON CONFLICT (id) DO NOTHING"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, fields["piece"]])
-        if cursor.rowcount != 1:
-            return None
+    params = [*values, fields["piece"]]
+    retry = not connection.in_atomic_block
+    if retry:
+        connection.health_check_done = True
+    try:
+        inserted = _execute(sql, params)
+    except (InterfaceError, OperationalError):
+        if not retry:
+            raise
+        connection.close()  # dead: the next statement opens a new connection
+        inserted = _execute(sql, params) or Demande.objects.filter(pk=demande.pk).exists()
+    if not inserted:
+        return None
     demande._state.adding = False
     demande._state.db = connection.alias
     return demande
+
+
+def _execute(sql: str, params: list) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount == 1
 
 
 @transaction.atomic

@@ -162,3 +162,66 @@ def test_intake_metrics_and_the_access_log_see_the_fast_path(client, piece, capl
     assert r.status_code == 202 and seen == [202] and r["X-Request-ID"] == "fast-rid-1"
     (line,) = [rec for rec in caplog.records if rec.name == "garage.access"]
     assert line.request_id == "fast-rid-1" and line.status == 202
+
+
+def _kill_connection(monkeypatch) -> None:
+    """The web's persistent database connection dies between two requests."""
+    from django.db import OperationalError, connection
+
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        pid = connection.connection.info.backend_pid
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        with psycopg.connect(**params, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        return
+    # SQLite has no server to lose: the statement fails once without reaching the file.
+    from metier.services import demandes
+
+    real, failed = demandes._execute, []
+
+    def lost_once(sql, params):
+        if not failed:
+            failed.append(1)
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(sql, params)
+
+    monkeypatch.setattr(demandes, "_execute", lost_once)
+
+
+def test_a_dead_database_connection_costs_no_failed_request(
+    client, piece, views_taken, monkeypatch
+):
+    """The fast path skips the per-request health check (a round trip): a dead connection
+    is found by the INSERT itself, which is sent again once on a new connection."""
+    assert client.get(f"/reparation/{piece.pk}/1/").status_code == 202
+    _kill_connection(monkeypatch)
+    r = client.get(f"/reparation/{piece.pk}/2/")
+    assert r.status_code == 202, r.content
+    assert Demande.objects.filter(pk=r.json()["id"]).count() == 1 and views_taken == []
+
+
+def test_a_retry_after_a_commit_adds_no_second_row(client, piece, monkeypatch):
+    """The connection dies after the INSERT committed but before the answer: the retry
+    finds the row by its id instead of adding another."""
+    from django.db import OperationalError
+
+    from metier.services import demandes
+
+    real = demandes._execute
+    calls = []
+
+    def commit_then_die(sql, params):
+        calls.append(1)
+        if len(calls) == 1:
+            real(sql, params)
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(sql, params)
+
+    monkeypatch.setattr(demandes, "_execute", commit_then_die)
+    r = client.get(f"/reparation/{piece.pk}/4/")
+    assert r.status_code == 202 and len(calls) == 2
+    assert Demande.objects.count() == 1 and str(Demande.objects.get().pk) == r.json()["id"]
