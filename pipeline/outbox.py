@@ -4,8 +4,8 @@ Two paths, both with publisher confirms, so that a request is on the queue soon 
 commit and, whatever fails, eventually:
 
 - right after the commit, each web process hands the request to its own publisher thread
-  (one AMQP connection per process, never one per request, and the HTTP answer never
-  waits for RabbitMQ);
+  (one AMQP connection per process, never one per request, many confirms in flight, and
+  the HTTP answer never waits for RabbitMQ);
 - the relay (`python manage.py relay`, also run inside the worker) publishes every request
   still `acceptee` after a grace period: those whose web process died, or whose broker
   was down or blocked.
@@ -27,6 +27,7 @@ from django.db import close_old_connections, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
 
+from messaging.pipelined import PipelinedPublisher
 from messaging.publisher import Message, Publisher, PublishError
 from metier.models import Demande, Evenement
 from observability import metrics
@@ -65,48 +66,51 @@ def publish_batch(
 
 
 class _AfterCommitPublisher:
-    """One per web process: a thread that publishes what the request threads hand it."""
+    """One per web process: requests handed over after their commit are published with
+    many confirms in flight (messaging/pipelined.py); a marker thread then records the
+    confirmed ones as published, a few hundred per statement."""
 
     def __init__(self, mark=mark_published, sender: str = "web") -> None:
         self.mark, self.sender = mark, sender  # events have their own (issue 12)
         self.pid = os.getpid()
         self.url = settings.AMQP_URL
-        # Bounded: if the broker is away, drop from memory; the relay has the rows.
-        self.queue: queue.Queue[Message] = queue.Queue(maxsize=10_000)
-        self.thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
-        self.thread.start()
+        self.confirmed: queue.Queue[list[Message]] = queue.Queue()
+        self.publisher = PipelinedPublisher(
+            url=self.url, role=sender, on_confirmed=self.confirmed.put, on_failed=self._failed
+        )
+        self.marker = threading.Thread(target=self._mark, name="outbox-marker", daemon=True)
+        self.marker.start()
 
     def submit(self, message: Message) -> None:
-        try:
-            self.queue.put_nowait(message)
-        except queue.Full:
+        if not self.publisher.submit(message):
             log.warning("publisher backlog full; request %s left to the relay", message.message_id)
 
-    def _run(self) -> None:
-        publisher = Publisher(url=self.url, role=self.sender)
-        # Wake up while idle to answer the broker's heartbeats: a connection left silent is
-        # dropped, and the next request would wait for the relay instead.
-        idle = max(1.0, settings.GARAGE_HEARTBEAT / 3)
+    def _failed(self, messages: list[Message]) -> None:
+        metrics.published(self.sender, len(messages), 0)
+        log.warning("%d message(s) not confirmed; left to the relay", len(messages))
+
+    def _mark(self) -> None:
+        # Waiting a little gathers the confirms of many requests into one statement; a row
+        # not yet marked is harmless (the relay's grace is far longer).
+        delay = settings.GARAGE_MARK_DELAY_MS / 1000
         while True:
-            try:
-                items = [self.queue.get(timeout=idle)]
-            except queue.Empty:
-                publisher.keepalive()
-                continue
-            while len(items) < 500:
+            batch = self.confirmed.get()
+            time.sleep(delay)
+            while len(batch) < 2000:
                 try:
-                    items.append(self.queue.get_nowait())
+                    batch += self.confirmed.get_nowait()
                 except queue.Empty:
                     break
-            if not publisher.backoff.ready():
-                # Broker known to be down: leave these to the relay rather than pile up.
-                continue
+            metrics.published(self.sender, len(batch), len(batch))
             try:
-                publish_batch(publisher, items, mark=self.mark, sender=self.sender)
+                self.mark(ids=[m.message_id for m in batch])
             except Exception:
-                log.exception("after-commit publishing failed; the relay will retry")
+                log.exception("marking %d confirmed request(s) failed; the relay will", len(batch))
             finally:
                 close_old_connections()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.publisher.stop(timeout)
 
 
 _lock = threading.Lock()
@@ -120,6 +124,8 @@ def _publisher() -> _AfterCommitPublisher:
         # new broker URL (tests) gets a new publisher.
         stale = _instance is None or _instance.pid != os.getpid()
         if stale or _instance.url != settings.AMQP_URL:
+            if not stale:
+                _instance.stop(timeout=1.0)  # a new broker URL (tests): the old one goes
             _instance = _AfterCommitPublisher()
         return _instance
 
@@ -133,6 +139,8 @@ def _events_publisher() -> _AfterCommitPublisher:
     with _lock:
         stale = _events_instance is None or _events_instance.pid != os.getpid()
         if stale or _events_instance.url != settings.AMQP_URL:
+            if not stale:
+                _events_instance.stop(timeout=1.0)  # a new broker URL (tests)
             _events_instance = _AfterCommitPublisher(mark=_mark_events, sender="events")
         return _events_instance
 

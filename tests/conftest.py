@@ -54,3 +54,13 @@ def pytest_generate_tests(metafunc):
         from tests.support.api_cases import EVERYONE
 
         metafunc.parametrize("role", EVERYONE)
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_shares():
+    """A process keeps its throttle shares in memory; ids are reused between tests."""
+    from access.throttling import _shares
+
+    _shares.left.clear()
+    yield
+    _shares.left.clear()
