@@ -117,13 +117,20 @@ def test_quorum_arguments_of_every_queue_as_the_broker_has_them(vhost, settings)
         topology.declare(conn.channel(), topo)
         topology.declare(conn.channel(), topo)  # idempotent: a second process does it again
     queues = _declared(vhost)
+    # and each event consumer's queue, bound to garage.events (its own DLQ and delay queues
+    # are declared by its consumer, the notifier)
+    events = {name for name, _keys in topo.event_queues}
     assert set(queues) == {
         "garage",
         "garage.dlq",
         "garage.retry.1",
         "garage.retry.2",
         "garage.retry.3",
+        *events,
     }
+    notifier = queues["garage.notifier"]
+    assert notifier["x-delivery-limit"] == 7
+    assert notifier["x-dead-letter-routing-key"] == "garage.notifier.dlq"
     assert all(q["type"] == "quorum" for q in queues.values()), queues
     assert all(q["x-overflow"] == "reject-publish" for q in queues.values()), queues
     main = queues["garage"]
