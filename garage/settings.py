@@ -441,6 +441,8 @@ PROMETHEUS_MULTIPROC_DIR = str(configure_metrics_directory())
 # --- Events and notifications (issue 12: pipeline/events.py, notifications/) ---
 GARAGE_EVENTS_EXCHANGE = os.environ.get("GARAGE_EVENTS_EXCHANGE", "garage.events")
 GARAGE_EVENTS_SOURCE = os.environ.get("GARAGE_EVENTS_SOURCE", "/garage")  # CloudEvents `source`
+# Publish each transaction's events right after its commit (off: the relay alone does).
+GARAGE_EVENTS_AFTER_COMMIT = env_bool("GARAGE_EVENTS_AFTER_COMMIT", True)
 GARAGE_NOTIFIER_QUEUE = os.environ.get("GARAGE_NOTIFIER_QUEUE", "garage.notifier")
 # The consuming services' queues and what each is bound to (declared by every publisher, so
 # that an event always has somewhere to go). Another service adds its own entry.

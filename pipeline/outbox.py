@@ -157,6 +157,8 @@ def _mark_events(*, ids: list) -> int:
 def publish_events_after_commit(committed: list) -> None:
     """The domain's on-commit listener (metier.evenements, registered by PipelineConfig):
     the events a transaction wrote leave right after its commit; the relay has the rows."""
+    if not settings.GARAGE_EVENTS_AFTER_COMMIT:
+        return
     try:
         publisher = _events_publisher()
         for event in committed:

@@ -11,6 +11,7 @@ def vhost(settings):
     require_rabbitmq()
     v = Vhost()
     settings.AMQP_URL = v.url
+    settings.GARAGE_EVENTS_AFTER_COMMIT = True  # a broker of its own: events may go out
     yield v
     v.delete()
 

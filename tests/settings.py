@@ -18,3 +18,8 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 from garage.settings import *  # noqa: F403
+
+# Events are published after commit only by tests with a broker of their own (the `vhost`
+# fixture turns it on): the others would publish to the shared broker's default vhost.
+# (Not an environment variable: the processes the tests start keep the default, on.)
+GARAGE_EVENTS_AFTER_COMMIT = False
