@@ -241,6 +241,9 @@ REST_KNOX = {
 GARAGE_TOKEN_CACHE_SECONDS = env_float("GARAGE_TOKEN_CACHE_SECONDS", 5.0)
 # Requests per client (user, or address when anonymous): `N/s`, `N/min`, `N/h`, `N/day`, or
 # `off`. One counter per client and window, in the shared cache.
+# The intake's group commit (intake/writer.py, PostgreSQL): at most this many requests of
+# one web process share a commit; 1 turns it off.
+GARAGE_INTAKE_GROUP_MAX = env_int("GARAGE_INTAKE_GROUP_MAX", 64)
 # The share of a client's limit a web process takes from the shared cache at a time
 # (access/throttling.py): 0.01 asks Redis once per 60 requests at 6000/min.
 GARAGE_THROTTLE_SHARE = env_float("GARAGE_THROTTLE_SHARE", 0.01)

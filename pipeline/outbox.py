@@ -23,7 +23,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from messaging.pipelined import PipelinedPublisher
@@ -64,6 +64,9 @@ def publish_batch(
     return confirmed
 
 
+_STOP: list[Message] = []  # tells the marker to finish
+
+
 class _AfterCommitPublisher:
     """One per web process: requests handed over after their commit are published with
     many confirms in flight (messaging/pipelined.py); a marker thread then records the
@@ -92,23 +95,38 @@ class _AfterCommitPublisher:
         # not yet marked is harmless (the relay's grace is far longer).
         delay = settings.GARAGE_MARK_DELAY_MS / 1000
         while True:
-            batch = self.confirmed.get()
+            try:
+                batch = self.confirmed.get(timeout=5)
+            except queue.Empty:
+                close_old_connections()  # idle: let go of an old or broken connection
+                continue
+            if batch is _STOP:
+                connection.close()
+                return
             time.sleep(delay)
+            stop = False
             while len(batch) < 2000:
                 try:
-                    batch += self.confirmed.get_nowait()
+                    more = self.confirmed.get_nowait()
                 except queue.Empty:
                     break
+                if more is _STOP:
+                    stop = True
+                    break
+                batch += more
             metrics.published("web", len(batch), len(batch))
             try:
                 mark_published(ids=[m.message_id for m in batch])
             except Exception:
                 log.exception("marking %d confirmed request(s) failed; the relay will", len(batch))
-            finally:
-                close_old_connections()
+            if stop:
+                connection.close()
+                return
 
     def stop(self, timeout: float = 5.0) -> None:
         self.publisher.stop(timeout)
+        self.confirmed.put(_STOP)
+        self.marker.join(timeout)
 
 
 _lock = threading.Lock()
@@ -126,6 +144,16 @@ def _publisher() -> _AfterCommitPublisher:
                 _instance.stop(timeout=1.0)  # a new broker URL (tests): the old one goes
             _instance = _AfterCommitPublisher()
         return _instance
+
+
+def stop() -> None:
+    """Stops this process's publisher and marker (the test suite, before it drops its
+    database: the marker holds a connection)."""
+    global _instance
+    with _lock:
+        if _instance is not None and _instance.pid == os.getpid():
+            _instance.stop()
+        _instance = None
 
 
 def publish_on_commit(demande: Demande) -> None:

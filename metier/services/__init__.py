@@ -22,7 +22,7 @@ from .catalogue import (
     update_voiture,
 )
 from .common import Conflict, NotFound
-from .demandes import accept_demande, validate_duree
+from .demandes import accept_demande, check_demande, enregistrer_demandes, validate_duree
 from .devis import (
     LienInvalide,
     LigneProposee,
@@ -64,6 +64,7 @@ __all__ = [
     "add_ligne_main_oeuvre",
     "add_ligne_piece",
     "annuler_devis",
+    "check_demande",
     "create_client",
     "create_devis",
     "create_piece",
@@ -76,6 +77,7 @@ __all__ = [
     "delete_reparation",
     "delete_voiture",
     "devis_du_lien",
+    "enregistrer_demandes",
     "envoyer_devis",
     "lock_pieces",
     "make_orders",
