@@ -464,6 +464,7 @@ class DevisSerializer(serializers.ModelSerializer):
     taux_tva = serializers.DecimalField(
         max_digits=5, decimal_places=4, coerce_to_string=False, read_only=True
     )
+    pdf = serializers.SerializerMethodField()
 
     class Meta:
         model = Devis
@@ -486,8 +487,12 @@ class DevisSerializer(serializers.ModelSerializer):
             "adresse_ip",
             "user_agent",
             "empreinte",
+            "pdf",
         ]
         read_only_fields = fields
+
+    def get_pdf(self, obj: Devis) -> str:
+        return reverse("devis-pdf", args=[obj.pk], request=self.context.get("request"))
 
     @extend_schema_field(serializers.ChoiceField(choices=Devis.Statut.choices))
     def get_statut(self, obj: Devis) -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 
+from django.conf import settings
+from django.utils import timezone
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -15,7 +17,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from ..models import Avoir, Facture
+from ..models import Avoir, Devis, Facture
 
 FONT, BOLD = "GarageVera", "GarageVeraBd"
 _fonts_ready = False
@@ -246,3 +248,128 @@ def avoir_pdf(avoir: Avoir) -> bytes:
     ):
         story.append(_p(f"{label} : {euros(amount)}", st["base"]))
     return _render(story, f"Avoir {avoir.numero}", f.emetteur.get("nom", ""))
+
+
+DECISIONS = {"en_attente": "en attente", "acceptee": "acceptée", "refusee": "refusée"}
+
+
+def devis_pdf(devis: Devis) -> bytes:
+    """The estimate as a PDF: the garage, the customer and the vehicle, each line (parts with
+    the reused alternative offered (PIEC), labour hours, rate and how they are counted), the
+    totals, the validity date and, once answered, each line's decision and the signature."""
+    from ..services.factures import emetteur  # the same identity as on invoices
+
+    st = _styles()
+    e = emetteur()
+    reparation = devis.reparation
+    voiture = reparation.voiture
+    client = voiture.client if voiture is not None else None
+    titre = "Devis complémentaire" if devis.complementaire else "Devis"
+    seller = [e["nom"], e["adresse"]]
+    if e["siret"]:
+        seller.append(f"SIRET {e['siret']}")
+    if e["tva"]:
+        seller.append(f"TVA intracommunautaire {e['tva']}")
+    buyer = [client.nom if client else "client de passage"]
+    if client is not None:
+        buyer += [client.telephone, client.email]
+    story: list = [
+        _p(f"{titre} {devis.numero}", st["title"]),
+        _p(
+            f"Date : {timezone.localdate(devis.cree_le):%d/%m/%Y}    Valable jusqu'au : "
+            f"{devis.valide_jusqu_au:%d/%m/%Y}    Ordre de réparation n° {reparation.pk}",
+            st["base"],
+        ),
+        Spacer(1, 4 * mm),
+        Table(
+            [
+                [
+                    _p("\n".join(x for x in seller if x), st["base"]),
+                    _p("Client\n" + "\n".join(x for x in buyer if x), st["base"]),
+                ]
+            ],
+            colWidths=[95 * mm, 85 * mm],
+        ),
+        Spacer(1, 3 * mm),
+    ]
+    if voiture is not None:
+        vehicule = " ".join(x for x in (voiture.marque, voiture.modele) if x)
+        story.append(
+            _p(
+                f"Véhicule : {vehicule or '-'}    Immatriculation : "
+                f"{voiture.immatriculation or '-'}    Kilométrage : {voiture.kilometrage} km"
+                + (f"    VIN : {voiture.vin}" if voiture.vin else ""),
+                st["base"],
+            )
+        )
+    lignes = list(devis.lignes.order_by("id"))
+    pieces = [ligne for ligne in lignes if ligne.nature == "piece"]
+    heures = [ligne for ligne in lignes if ligne.nature == "main_oeuvre"]
+    answered = devis.repondu_le is not None
+    story.append(_p("Pièces", st["h"]))
+    rows = [["Désignation", "Qté", "P.U. HT (neuve)", "P.U. HT (réemploi)", "Montant HT", "Choix"]]
+    for ligne in pieces:
+        choix = DECISIONS[ligne.decision]
+        if ligne.decision == "acceptee" and ligne.choix_piec:
+            choix += f" ({ligne.choix_piec})"
+        rows.append(
+            [
+                _p(ligne.designation, st["base"]),
+                _num(ligne.quantite),
+                euros(ligne.prix_unitaire),
+                euros(ligne.prix_reemploi) if ligne.prix_reemploi is not None else "-",
+                euros(ligne.montant),
+                choix,
+            ]
+        )
+    story.append(_table(rows, [58 * mm, 12 * mm, 27 * mm, 29 * mm, 26 * mm, 28 * mm]))
+    story.append(_p("Main-d'œuvre", st["h"]))
+    rows = [["Désignation", "Décompte", "Heures", "Taux horaire HT", "Montant HT", "Choix"]]
+    rows += [
+        [
+            _p(ligne.designation, st["base"]),
+            settings.GARAGE_MODE_MAIN_OEUVRE,
+            _num(ligne.quantite),
+            euros(ligne.prix_unitaire),
+            euros(ligne.montant),
+            DECISIONS[ligne.decision],
+        ]
+        for ligne in heures
+    ]
+    story.append(_table(rows, [58 * mm, 24 * mm, 15 * mm, 29 * mm, 26 * mm, 28 * mm]))
+    story.append(Spacer(1, 3 * mm))
+    taux = f"{(devis.taux_tva * 100).normalize():f}".replace(".", ",")
+    for label, amount in (
+        ("Total HT", devis.total_ht),
+        (f"TVA {taux} %", devis.montant_tva),
+        ("Total TTC", devis.total_ttc),
+    ):
+        story.append(_p(f"{label} : {euros(amount)}", st["base"]))
+    if any(ligne.prix_reemploi is not None for ligne in pieces):
+        story.append(
+            _p(
+                "Pièces issues de l'économie circulaire : le client choisit, pour chaque pièce "
+                "qui en propose, une pièce neuve ou de réemploi (art. L224-67 du code de la "
+                "consommation).",
+                st["small"],
+            )
+        )
+    story.append(_p("Réponse du client", st["h"]))
+    if answered:
+        when = timezone.localtime(devis.repondu_le).strftime("%d/%m/%Y %H:%M")
+        story.append(
+            _p(
+                f"Statut : {devis.get_statut_display()}. Signé « {devis.signature} » le {when}."
+                f"\nEmpreinte SHA-256 du devis présenté : {devis.empreinte}",
+                st["base"],
+            )
+        )
+    else:
+        story.append(
+            _p(
+                f"Statut : {Devis.Statut(devis.statut_effectif).label}. Bon pour accord : "
+                "le client accepte ou refuse chaque ligne par le lien reçu.",
+                st["base"],
+            )
+        )
+    return _render(story, f"{titre} {devis.numero}", e["nom"])

@@ -157,6 +157,10 @@ def test_estimates_in_the_admin_make_send_and_read(staff, order):
     detail = staff.get(reverse("admin:metier_devis_change", args=[devis.pk])).content.decode()
     assert devis.numero in detail and "jeton_hash" not in detail
     assert staff.get(reverse("admin:metier_devis_add")).status_code == 403
+    pdf_url = reverse("admin:metier_devis_pdf", args=[devis.pk])
+    assert pdf_url in detail
+    r = staff.get(pdf_url)
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
 
 
 # --- the garage's language (issue 13, item 6) ---------------------------------------------

@@ -108,3 +108,79 @@ def test_bad_xml_is_refused_by_the_library():
     broken = facture_xml(f).replace(b"<ram:TypeCode>380</ram:TypeCode>", b"")
     with pytest.raises(Exception, match=r"(?i)xsd|schema|valid"):
         generate_from_binary(facture_pdf(f), broken, flavor="factur-x", level="en16931")
+
+
+# --- the estimate ---------------------------------------------------------------------------
+def _devis_repondu():
+    """An estimate for a customer's car: pads offering a reused part (30 €), 2 h of labour;
+    the customer takes the reused pads and declines the labour."""
+    from metier.models import Piece
+    from metier.services import Reponse
+
+    owner = services.create_client(nom="Mme Martin", email="martin@example.fr")
+    voiture = services.create_voiture(
+        marque="Peugeot",
+        couleur="gris",
+        modele="208",
+        client=owner,
+        immatriculation="GH-456-JK",
+        kilometrage=61000,
+    )
+    pads = services.create_piece(nom="Plaquettes AV", prix="50.00", stock=5)
+    Piece.objects.filter(pk=pads.pk).update(prix_reemploi=Decimal("30.00"))
+    repair = services.create_reparation(piece=pads, duree=2, voiture=voiture)
+    devis = services.create_devis(reparation=repair)
+    pad, labour = devis.lignes.order_by("id")
+    _, jeton = services.envoyer_devis(devis=devis)
+    return services.repondre_devis(
+        jeton=jeton,
+        reponse=Reponse(
+            decisions={str(pad.pk): "acceptee", str(labour.pk): "refusee"},
+            choix_piec={str(pad.pk): "reemploi"},
+            signature="Claire Martin",
+        ),
+        document="<p>le devis</p>",
+        adresse_ip="203.0.113.7",
+        user_agent="Mozilla/5.0",
+    )
+
+
+@pytest.mark.usefixtures("garage")
+def test_estimate_pdf_has_number_lines_totals_validity_and_answer():
+    from metier.documents import devis_pdf
+
+    devis = _devis_repondu()
+    text = _text(devis_pdf(devis))
+    for expected in (
+        f"Devis {devis.numero}",
+        f"{devis.valide_jusqu_au:%d/%m/%Y}",
+        "Garage du Centre",
+        "SIRET 12345678900011",
+        "Mme Martin",
+        "GH456JK",
+        "61000 km",
+        "Plaquettes AV",
+        "50,00 €",  # new part
+        "30,00 €",  # the reused part offered (PIEC)
+        "réemploi",
+        "temps passé",
+        "60,00 €",  # hourly rate
+        "120,00 €",  # the labour line, declined
+        "refusée",
+        "L224-67",
+        "170,00 €",  # total HT as made
+        "204,00 €",  # total TTC
+        "Claire Martin",
+        devis.empreinte,
+    ):
+        assert expected in text, expected
+
+
+def test_an_unanswered_estimate_pdf_says_it_awaits_the_customer():
+    from metier.documents import devis_pdf
+
+    filtre = services.create_piece(nom="Filtre", prix="12.00", stock=1)
+    devis = services.create_devis(reparation=services.create_reparation(piece=filtre, duree=1))
+    text = _text(devis_pdf(devis))
+    assert f"Devis {devis.numero}" in text and "brouillon" in text and "client de passage" in text
+    assert devis_pdf(devis) == devis_pdf(devis)  # same record, same bytes

@@ -216,6 +216,7 @@ class TestDevisActions(APIViewTestCases.ActionChecks):
     custom_actions = {
         "envoyer": ("post", True, "metier.envoyer_devis", ("accueil", "administrateur")),
         "annuler": ("post", True, "metier.annuler_devis", ("accueil", "administrateur")),
+        "pdf": ("get", True, "metier.view_devis", ("accueil", "mecanicien", "administrateur")),
     }
 
     def make(self):
