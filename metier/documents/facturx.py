@@ -106,7 +106,11 @@ def facture_xml(facture: Facture) -> bytes:
         tva=facture.client_tva,
         pays="FR",
     )
-    _el(transaction, "ram:ApplicableHeaderTradeDelivery")
+    delivery = _el(transaction, "ram:ApplicableHeaderTradeDelivery")
+    # BT-72: the work was handed over on the invoice's date (no empty element: PEPPOL-R008).
+    _date(
+        _el(delivery, "ram:ActualDeliverySupplyChainEvent"), "ram:OccurrenceDateTime", facture.date
+    )
     settlement = _el(transaction, "ram:ApplicableHeaderTradeSettlement")
     _el(settlement, "ram:InvoiceCurrencyCode", "EUR")
     tax = _el(settlement, "ram:ApplicableTradeTax")

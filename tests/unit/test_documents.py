@@ -184,3 +184,34 @@ def test_an_unanswered_estimate_pdf_says_it_awaits_the_customer():
     text = _text(devis_pdf(devis))
     assert f"Devis {devis.numero}" in text and "brouillon" in text and "client de passage" in text
     assert devis_pdf(devis) == devis_pdf(devis)  # same record, same bytes
+
+
+# --- EN 16931 schematron (the official business rules, beyond the XSD) -----------------------
+@pytest.mark.usefixtures("garage")
+@pytest.mark.parametrize("professionnel", [True, False])
+def test_facturx_xml_passes_the_en16931_schematron(professionnel):
+    from tests.support import schematron
+
+    kwargs = {"professionnel": True, "client_siret": "98765432100017"} if professionnel else {}
+    _, xml = get_facturx_xml_from_pdf(io.BytesIO(facture_facturx(facture(**kwargs))))
+    violations, report = schematron.check(xml)
+    assert violations == [], "\n".join(map(str, violations))
+    assert schematron.rules_fired(report) > 50  # the rules did run on this document
+
+
+@pytest.mark.usefixtures("garage")
+def test_the_schematron_catches_what_the_xsd_lets_through():
+    from tests.support import schematron
+
+    xml = facture_xml(facture())
+    # a wrong total and an unknown country: both valid against the XSD
+    broken = xml.replace(
+        b"<ram:GrandTotalAmount>204.00</ram:GrandTotalAmount>",
+        b"<ram:GrandTotalAmount>205.00</ram:GrandTotalAmount>",
+    ).replace(b"<ram:CountryID>FR</ram:CountryID>", b"<ram:CountryID>XX</ram:CountryID>", 1)
+    assert broken != xml and xml_check_xsd(broken, flavor="factur-x", level="en16931")
+    violations = {v.rule: v for v in schematron.check(broken)[0]}
+    assert "BR-CO-15" in violations  # grand total = total without VAT + VAT
+    assert "BR-CO-16" in violations  # amount due = grand total - paid amount
+    # the seller's country against the ISO 3166 code list (the code list database is read)
+    assert "CountryID" in violations["FX-SCH-A-000580"].text
