@@ -255,3 +255,49 @@ def test_the_year_turning_while_waiting_for_the_lock_numbers_in_the_new_year(mon
     with transaction.atomic():
         numero = numerotation.prendre_numero(sequence="essai", format_="E{annee}-{numero}")
     assert numero.texte == "E2027-1" and timezone.localdate(numero.le).year == 2027
+
+
+@pytest.mark.parametrize("table", TABLES_IMMUABLES)
+def test_raw_sql_cannot_empty_the_immutable_tables(table):
+    """PostgreSQL: TRUNCATE (which fires no row trigger) is refused by a BEFORE TRUNCATE
+    trigger, also when a TRUNCATE ... CASCADE reaches the table from the repairs; an empty
+    table may be truncated (Django's test flush). SQLite has no TRUNCATE: its whole-table
+    DELETE is refused by the row triggers."""
+    f = facture()
+    services.enregistrer_paiement(facture=f, montant=Decimal("10.00"), mode="carte")
+    services.emettre_avoir(
+        facture=f, motif="geste commercial", lignes=[{"ligne": f.lignes.first().pk, "quantite": 1}]
+    )
+    if connection.vendor == "postgresql":
+        # The test's transaction holds deferred foreign-key checks, which TRUNCATE would
+        # refuse for its own reason ("pending trigger events"): run them now.
+        _raw("SET CONSTRAINTS ALL IMMEDIATE")
+        with pytest.raises((IntegrityError, DatabaseError), match=r"TRUNCATE on .* refused"):
+            _raw(f"TRUNCATE {table} CASCADE")
+        with pytest.raises((IntegrityError, DatabaseError), match=r"TRUNCATE on .* refused"):
+            _raw("TRUNCATE metier_reparation CASCADE")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*) FROM pg_trigger WHERE tgname = %s AND NOT tgisinternal",
+                [f"{table}_non_vidable"],
+            )
+            assert cursor.fetchone()[0] == 1
+    else:
+        assert connection.vendor == "sqlite"
+        with pytest.raises((IntegrityError, DatabaseError), match="refused"):
+            _raw(f"DELETE FROM {table}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {table}")
+        assert cursor.fetchone()[0] >= 1
+    assert Facture.objects.filter(pk=f.pk).exists()
+
+
+def test_an_empty_immutable_table_may_still_be_truncated():
+    if connection.vendor != "postgresql":
+        assert connection.vendor == "sqlite"  # no TRUNCATE statement there
+        return
+    _raw("TRUNCATE metier_ligneavoir")  # empty in this test: allowed (the test flush needs it)
+    facture()
+    _raw("SET CONSTRAINTS ALL IMMEDIATE")
+    with pytest.raises((IntegrityError, DatabaseError), match=r"TRUNCATE on .* refused"):
+        _raw("TRUNCATE metier_lignefacture, metier_ligneavoir")
