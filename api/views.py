@@ -541,3 +541,30 @@ class PaiementViewSet(
         serializer.instance = services.enregistrer_paiement(
             **serializer.validated_data, par=_user(self.request)
         )
+
+
+@extend_schema_view(
+    create=extend_schema(
+        responses={201: serializers.RemboursementSerializer, **ERRORS},
+        description="Pays back on a credit note (`avoir`) what it cancelled of an invoice "
+        "already paid: at most what is left to refund on it (`a_rembourser` on the credit "
+        "note), else a 400 on `montant`; 409 when nothing is owed back on it.",
+    ),
+)
+class RemboursementViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Refunds: recorded once, never changed (the journal chains them, as payments)."""
+
+    queryset = selectors.remboursements()
+    serializer_class = serializers.RemboursementSerializer
+    filterset_fields = ["avoir", "facture", "reparation", "mode"]
+    ordering_fields = ["id", "rembourse_le", "montant"]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.enregistrer_remboursement(
+            **serializer.validated_data, par=_user(self.request)
+        )

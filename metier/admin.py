@@ -4,6 +4,7 @@ same rules as the API (validation, stock, transitions, history)."""
 from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
@@ -24,6 +25,7 @@ from .models import (
     LignePiece,
     Paiement,
     Piece,
+    Remboursement,
     Reparation,
     Transition,
     Voiture,
@@ -537,20 +539,97 @@ class LigneAvoirInline(ReadOnlyInline):
 
 @admin.register(Avoir)
 class AvoirAdmin(DocumentAdmin):
-    list_display = ["numero", "date", "facture", "motif", "total_ttc", "telechargements"]
+    list_display = [
+        "numero",
+        "date",
+        "facture",
+        "motif",
+        "total_ttc",
+        "remboursement",
+        "telechargements",
+    ]
     search_fields = ["=numero", "=facture__numero", "motif"]
     list_filter = ["date"]
     inlines = [LigneAvoirInline]
-    readonly_fields = ["telechargements"] + [f.name for f in Avoir._meta.fields]
+    readonly_fields = ["telechargements", "remboursement"] + [f.name for f in Avoir._meta.fields]
     documents = {"pdf": lambda a: (documents.avoir_pdf(a), "")}
+
+    def get_queryset(self, request):
+        return selectors.avoirs()
+
+    @admin.display(description="remboursement")
+    def remboursement(self, obj: Avoir) -> str:
+        """The refund state; a link to record the refund while money is owed back."""
+        etat = services.etat_remboursement(obj)
+        if etat.statut != "a_rembourser":
+            return etat.statut
+        url = (
+            reverse("admin:metier_remboursement_add")
+            + f"?avoir={obj.pk}&montant={etat.a_rembourser}"
+        )
+        return format_html(
+            'à rembourser : {} — <a href="{}">rembourser</a>', euros(etat.a_rembourser), url
+        )
 
 
 @admin.register(Paiement)
 class PaiementAdmin(ReadOnlyAdmin):
-    list_display = ["id", "recu_le", "reparation", "facture", "acompte", "mode", "montant"]
+    list_display = ["id", "recu_le", "reparation", "facture", "devis", "acompte", "mode", "montant"]
     list_filter = ["mode", "acompte", "recu_le"]
-    search_fields = ["=facture__numero", "=reparation__id", "reference"]
+    search_fields = ["=facture__numero", "=reparation__id", "=devis__numero", "reference"]
     readonly_fields = [f.name for f in Paiement._meta.fields]
+
+
+class RemboursementForm(forms.ModelForm):
+    """A refund, checked by the domain (what is left to refund on the credit note) before
+    it is written through `services.enregistrer_remboursement`."""
+
+    class Meta:
+        model = Remboursement
+        fields = ["avoir", "montant", "mode", "reference"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            services.verifier_remboursement(
+                avoir=data["avoir"], montant=data["montant"], mode=data["mode"]
+            )
+        except services.Conflict as exc:
+            raise ValidationError({"avoir": [str(exc)]}) from exc
+        return data
+
+
+@admin.register(Remboursement)
+class RemboursementAdmin(ReadOnlyAdmin):
+    """Refunds are read-only once recorded; a new one is recorded through the domain."""
+
+    list_display = ["id", "rembourse_le", "avoir", "facture", "mode", "montant"]
+    list_filter = ["mode", "rembourse_le"]
+    search_fields = ["=avoir__numero", "=facture__numero", "reference"]
+    form = RemboursementForm
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.has_perm("metier.add_remboursement")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Remboursement._meta.fields] if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["avoir", "montant", "mode", "reference"]
+        return [f.name for f in Remboursement._meta.fields]
+
+    def save_model(self, request, obj, form, change):
+        saved = services.enregistrer_remboursement(
+            avoir=form.cleaned_data["avoir"],
+            montant=form.cleaned_data["montant"],
+            mode=form.cleaned_data["mode"],
+            reference=form.cleaned_data.get("reference", ""),
+            par=request.user,
+        )
+        obj.pk = saved.pk
 
 
 @admin.register(EcritureJournal)

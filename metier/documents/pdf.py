@@ -178,6 +178,12 @@ def facture_pdf(facture: Facture) -> bytes:
         [f"TVA {taux} %", euros(facture.montant_tva)],
         ["Total TTC", euros(facture.total_ttc)],
     ]
+    acomptes = facture.acomptes or Decimal("0.00")
+    if acomptes:
+        totals += [
+            ["Acomptes déduits", euros(-acomptes)],
+            ["Net à payer", euros(facture.total_ttc - acomptes)],
+        ]
     t = Table(totals, colWidths=[40 * mm, 31 * mm], hAlign="RIGHT")
     t.setStyle(
         TableStyle(
@@ -190,6 +196,20 @@ def facture_pdf(facture: Facture) -> bytes:
         )
     )
     story.append(t)
+    if acomptes:
+        story.append(_p("Acomptes reçus avant la facture", st["h"]))
+        rows = [["Reçu le", "Mode", "Sur le devis", "Montant TTC"]]
+        deposits = facture.reparation.paiements.filter(acompte=True).select_related("devis")
+        rows += [
+            [
+                f"{timezone.localtime(p.recu_le):%d/%m/%Y}",
+                p.get_mode_display(),
+                p.devis.numero if p.devis_id else "-",
+                euros(p.montant),
+            ]
+            for p in deposits.order_by("id")
+        ]
+        story.append(_table(rows, [40 * mm, 45 * mm, 50 * mm, 45 * mm]))
     story.append(_p("Travaux refusés par le client", st["h"]))
     if facture.travaux_refuses:
         rows = [["Désignation", "Qté", "Montant HT"]]

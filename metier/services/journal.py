@@ -23,12 +23,23 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
-from ..models import Avoir, Compteur, EcritureJournal, Facture, Paiement
+from ..models import Avoir, Compteur, EcritureJournal, Facture, Paiement, Remboursement
 
 GENESE = "0" * 64
 SEQUENCE = "journal"
 T = EcritureJournal.Type
-MODELES: dict[str, type[models.Model]] = {T.FACTURE: Facture, T.AVOIR: Avoir, T.PAIEMENT: Paiement}
+MODELES: dict[str, type[models.Model]] = {
+    T.FACTURE: Facture,
+    T.AVOIR: Avoir,
+    T.PAIEMENT: Paiement,
+    T.REMBOURSEMENT: Remboursement,
+}
+# Columns added after records were first journalled: left out of the canonical JSON while
+# null, so the entries written before they existed still match their records.
+AJOUTES: dict[type[models.Model], frozenset[str]] = {
+    Facture: frozenset({"acomptes"}),
+    Paiement: frozenset({"devis_id"}),
+}
 LIGNES = {T.FACTURE: "lignes", T.AVOIR: "lignes"}
 
 
@@ -43,7 +54,12 @@ def _valeur(value: Any) -> Any:
 
 
 def _champs(obj: models.Model) -> dict[str, Any]:
-    return {f.attname: _valeur(f.value_from_object(obj)) for f in obj._meta.concrete_fields}
+    ajoutes = AJOUTES.get(type(obj), frozenset())
+    return {
+        f.attname: _valeur(value)
+        for f in obj._meta.concrete_fields
+        if (value := f.value_from_object(obj)) is not None or f.attname not in ajoutes
+    }
 
 
 def canonique(type_: str, obj: models.Model) -> str:

@@ -7,7 +7,6 @@ its own transaction, so the next test finds them back.
 
 from __future__ import annotations
 
-import importlib
 from decimal import Decimal
 from io import StringIO
 from itertools import pairwise
@@ -19,17 +18,15 @@ from django.db import connection
 from metier import services
 from metier.models import EcritureJournal
 from metier.services import journal
-from tests.support.facturation import facture
+from tests.support.facturation import drop_triggers, facture
 
 pytestmark = pytest.mark.django_db
-migration = importlib.import_module("metier.migrations.0007_documents_immuables")
 
 
 def _tamper(sql: str, *params) -> None:
     """Raw SQL with the immutability triggers dropped (rolled back with the test)."""
     with connection.cursor() as cursor:
-        for drop in migration.sql_drop(connection.vendor):
-            cursor.execute(drop)
+        drop_triggers(cursor)
         cursor.execute(sql, params)
 
 
