@@ -141,7 +141,7 @@ def enregistrer_paiement(
                 )
             deja = devis.acomptes.aggregate(s=Sum("montant"))["s"] or ZERO
             sur_devis = montant_approuve(devis) - deja
-            if sur_devis < attendu:
+            if sur_devis <= attendu:
                 attendu = sur_devis
                 quoi = f"the estimate {devis.numero} (approved {montant_approuve(devis)} €)"
     if montant > attendu:

@@ -77,3 +77,43 @@ def purge_documents() -> None:
         for table in ("metier_remboursement", *reversed(TABLES_IMMUABLES)):
             cursor.execute(f"DELETE FROM {table}")
         create_triggers(cursor)
+
+
+def devis_repondu(*, decisions: tuple[str, str] = ("acceptee", "acceptee"), piec: str = "reemploi"):
+    """An estimate answered by the customer, for a customer's car: pads (50 €, reused 30 €) and
+    2 h of labour (120 €), the `decisions` for them, and the PIEC choice for the pads."""
+    from metier.models import Piece
+    from metier.services import Reponse
+
+    owner = services.create_client(nom="Mme Martin", email="martin@example.fr")
+    voiture = services.create_voiture(
+        marque="Peugeot",
+        couleur="gris",
+        client=owner,
+        immatriculation=f"GH-{Reparation.objects.count() + 100:03d}-JK",
+        kilometrage=61000,
+    )
+    pads = services.create_piece(nom="Plaquettes AV", prix="50.00", stock=5)
+    Piece.objects.filter(pk=pads.pk).update(prix_reemploi=Decimal("30.00"))
+    repair = services.create_reparation(piece=pads, duree=2, voiture=voiture)
+    devis = services.create_devis(reparation=repair)
+    pad, labour = devis.lignes.order_by("id")
+    _, jeton = services.envoyer_devis(devis=devis)
+    return services.repondre_devis(
+        jeton=jeton,
+        reponse=Reponse(
+            decisions={str(pad.pk): decisions[0], str(labour.pk): decisions[1]},
+            choix_piec={str(pad.pk): piec} if decisions[0] == "acceptee" else {},
+            signature="Claire Martin",
+        ),
+        document="<p>le devis</p>",
+        adresse_ip="203.0.113.7",
+        user_agent="Mozilla/5.0",
+    )
+
+
+def terminer(reparation: Reparation) -> Reparation:
+    for action in ("planifier", "demarrer", "terminer"):
+        services.transition(reparation=reparation, action=action)
+    reparation.refresh_from_db()
+    return reparation
