@@ -190,3 +190,31 @@ def test_repair_page_labels_money_and_what_may_not_change(staff, order):
 def test_amounts_in_euros_in_the_lists(staff, order):
     parts = staff.get(reverse("admin:metier_piece_changelist")).content.decode()
     assert "80,00 €" in parts
+
+
+def test_refunds_in_the_admin(staff):
+    from tests.support.facturation import facture
+
+    f = facture()
+    services.enregistrer_paiement(facture=f, montant="204.00", mode="carte")
+    avoir = services.emettre_avoir(facture=f, motif="erreur")
+    page = staff.get(reverse("admin:metier_avoir_change", args=[avoir.pk])).content.decode()
+    add = reverse("admin:metier_remboursement_add")
+    assert "à rembourser" in page and f"{add}?avoir={avoir.pk}&amp;montant=204.00" in page
+    form = staff.get(f"{add}?avoir={avoir.pk}&montant=204.00").content.decode()
+    assert 'value="204.00"' in form
+    # more than is owed back: the form again, saying why; nothing written
+    r = staff.post(add, {"avoir": avoir.pk, "montant": "300", "mode": "virement"})
+    assert r.status_code == 200 and "over-refund" in r.content.decode()
+    assert not avoir.remboursements.exists()
+    r = staff.post(add, {"avoir": avoir.pk, "montant": "204.00", "mode": "virement"})
+    assert r.status_code == 302, r.content.decode()[:2000]
+    refund = avoir.remboursements.get()
+    assert refund.par is not None and refund.montant == Decimal("204.00")
+    page = staff.get(reverse("admin:metier_avoir_changelist")).content.decode()
+    assert "rembourse" in page
+    detail = staff.get(reverse("admin:metier_remboursement_change", args=[refund.pk]))
+    assert detail.status_code == 200 and 'name="_save"' not in detail.content.decode()
+    # nothing left to refund: the form says so on the credit note
+    r = staff.post(add, {"avoir": avoir.pk, "montant": "1", "mode": "virement"})
+    assert r.status_code == 200 and "nothing to refund" in r.content.decode()
