@@ -17,6 +17,7 @@ from .models import (
     Avoir,
     Client,
     Demande,
+    Devis,
     EcritureJournal,
     Facture,
     LigneAvoir,
@@ -532,13 +533,87 @@ class FactureAdmin(DocumentAdmin):
         return services.statut_paiement(obj)
 
 
+class EnregistrementForm(forms.ModelForm):
+    """An admin form whose `clean()` records the document through the domain (one
+    transaction, the same checks as the API): its 4xx reasons become the form's errors, and
+    nothing is written when there is one. `save_model` then only takes the recorded row."""
+
+    enregistre: Any = None
+
+    def enregistrer(self, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.enregistre = self.enregistrer(data)
+        except ValidationError as exc:
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+            raise ValidationError(
+                {(k if k in self.fields else None): v for k, v in errors.items()}
+            ) from exc
+        except services.Conflict as exc:
+            raise ValidationError(str(exc)) from exc
+        return data
+
+
+class RecordingAdmin(ReadOnlyAdmin):
+    """Read-only once recorded; a new row is recorded by the form (`EnregistrementForm`)
+    when the user holds the model's `add_` permission."""
+
+    add_fields: tuple[str, ...] = ()
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.has_perm(f"{self.opts.app_label}.add_{self.opts.model_name}")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.user = request.user
+        return form
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [*super().get_readonly_fields(request, obj)] or [
+            f.name for f in self.model._meta.fields
+        ]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return list(self.add_fields)
+        return super().get_fields(request, obj)
+
+    def get_inlines(self, request, obj):
+        return [] if obj is None else super().get_inlines(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = form.enregistre.pk
+
+    def save_related(self, request, form, formsets, change):
+        pass  # everything was recorded by the form
+
+
 class LigneAvoirInline(ReadOnlyInline):
     model = LigneAvoir
     fields = readonly_fields = ["designation", "quantite", "prix_unitaire", "montant_ht"]
 
 
+class AvoirForm(EnregistrementForm):
+    """A credit note from the admin: all that is left to credit on the invoice (a partial
+    one, some quantities of some lines, through `POST /api/avoir/`)."""
+
+    class Meta:
+        model = Avoir
+        fields = ["facture", "motif"]
+
+    def enregistrer(self, data):
+        return services.emettre_avoir(facture=data["facture"], motif=data["motif"], par=self.user)
+
+
 @admin.register(Avoir)
-class AvoirAdmin(DocumentAdmin):
+class AvoirAdmin(RecordingAdmin, DocumentAdmin):
     list_display = [
         "numero",
         "date",
@@ -553,6 +628,8 @@ class AvoirAdmin(DocumentAdmin):
     inlines = [LigneAvoirInline]
     readonly_fields = ["telechargements", "remboursement"] + [f.name for f in Avoir._meta.fields]
     documents = {"pdf": lambda a: (documents.avoir_pdf(a), "")}
+    form = AvoirForm
+    add_fields = ("facture", "motif")
 
     def get_queryset(self, request):
         return selectors.avoirs()
@@ -572,64 +649,66 @@ class AvoirAdmin(DocumentAdmin):
         )
 
 
+class PaiementForm(EnregistrementForm):
+    facture = forms.ModelChoiceField(Facture.objects.all(), required=False)
+    devis = forms.ModelChoiceField(
+        Devis.objects.filter(statut__in=Devis.APPROUVES),
+        required=False,
+        help_text="a deposit on this approved estimate, before the invoice",
+    )
+    reparation = forms.ModelChoiceField(
+        Reparation.objects.all(), required=False, help_text="a deposit on the order"
+    )
+
+    class Meta:
+        model = Paiement
+        fields = ["facture", "devis", "reparation", "montant", "mode", "reference"]
+
+    def enregistrer(self, data):
+        return services.enregistrer_paiement(
+            facture=data.get("facture"),
+            devis=data.get("devis"),
+            reparation=data.get("reparation"),
+            montant=data["montant"],
+            mode=data["mode"],
+            reference=data.get("reference") or "",
+            par=self.user,
+        )
+
+
 @admin.register(Paiement)
-class PaiementAdmin(ReadOnlyAdmin):
+class PaiementAdmin(RecordingAdmin):
     list_display = ["id", "recu_le", "reparation", "facture", "devis", "acompte", "mode", "montant"]
     list_filter = ["mode", "acompte", "recu_le"]
     search_fields = ["=facture__numero", "=reparation__id", "=devis__numero", "reference"]
     readonly_fields = [f.name for f in Paiement._meta.fields]
+    form = PaiementForm
+    add_fields = ("facture", "devis", "reparation", "montant", "mode", "reference")
 
 
-class RemboursementForm(forms.ModelForm):
-    """A refund, checked by the domain (what is left to refund on the credit note) before
-    it is written through `services.enregistrer_remboursement`."""
-
+class RemboursementForm(EnregistrementForm):
     class Meta:
         model = Remboursement
         fields = ["avoir", "montant", "mode", "reference"]
 
-    def clean(self):
-        data = super().clean()
-        if self.errors:
-            return data
-        try:
-            services.verifier_remboursement(
-                avoir=data["avoir"], montant=data["montant"], mode=data["mode"]
-            )
-        except services.Conflict as exc:
-            raise ValidationError({"avoir": [str(exc)]}) from exc
-        return data
+    def enregistrer(self, data):
+        return services.enregistrer_remboursement(
+            avoir=data["avoir"],
+            montant=data["montant"],
+            mode=data["mode"],
+            reference=data.get("reference") or "",
+            par=self.user,
+        )
 
 
 @admin.register(Remboursement)
-class RemboursementAdmin(ReadOnlyAdmin):
-    """Refunds are read-only once recorded; a new one is recorded through the domain."""
-
+class RemboursementAdmin(RecordingAdmin):
     list_display = ["id", "rembourse_le", "avoir", "facture", "mode", "montant"]
     list_filter = ["mode", "rembourse_le"]
     search_fields = ["=avoir__numero", "=facture__numero", "reference"]
+    readonly_fields = [f.name for f in Remboursement._meta.fields]
     form = RemboursementForm
-
-    def has_add_permission(self, request, obj=None):
-        return request.user.has_perm("metier.add_remboursement")
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Remboursement._meta.fields] if obj is not None else []
-
-    def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["avoir", "montant", "mode", "reference"]
-        return [f.name for f in Remboursement._meta.fields]
-
-    def save_model(self, request, obj, form, change):
-        saved = services.enregistrer_remboursement(
-            avoir=form.cleaned_data["avoir"],
-            montant=form.cleaned_data["montant"],
-            mode=form.cleaned_data["mode"],
-            reference=form.cleaned_data.get("reference", ""),
-            par=request.user,
-        )
-        obj.pk = saved.pk
+    add_fields = ("avoir", "montant", "mode", "reference")
 
 
 @admin.register(EcritureJournal)
