@@ -495,7 +495,7 @@ class AvoirViewSet(
     serializer_class = serializers.AvoirSerializer
     filterset_fields = ["facture"]
     ordering_fields = ["id", "date"]
-    action_permissions = {"pdf": "metier.view_avoir"}
+    action_permissions = {"pdf": "metier.view_avoir", "a_rembourser": "metier.view_avoir"}
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         body = serializers.AvoirEmissionSerializer(data=request.data)
@@ -515,6 +515,14 @@ class AvoirViewSet(
         """The credit note as PDF."""
         avoir = self.get_object()
         return _pdf(documents.avoir_pdf(avoir), f"{avoir.numero}.pdf")
+
+    @extend_schema(responses={200: serializers.AvoirSerializer(many=True)})
+    @action(detail=False, methods=["get"], url_path="a-rembourser")
+    def a_rembourser(self, request: Request) -> Response:
+        """The refunds to make: credit notes on which money is owed back to the customer,
+        oldest first (`a_rembourser` on each)."""
+        page = self.paginate_queryset(self.filter_queryset(selectors.avoirs_a_rembourser()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 @extend_schema_view(

@@ -25,7 +25,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, TruncMinute
+from django.db.models.functions import Coalesce, Greatest, Least, TruncMinute
 from django.utils import timezone
 
 from .models import (
@@ -158,6 +158,17 @@ def avoirs() -> QuerySet[Avoir]:
         )
         .prefetch_related(Prefetch("lignes", queryset=LigneAvoir.objects.order_by("id")))
     )
+
+
+def avoirs_a_rembourser() -> QuerySet[Avoir]:
+    """Credit notes on which money is owed back to the customer (what they cancelled of a
+    paid invoice, not yet refunded), oldest first: the refunds to make."""
+    du = Greatest(
+        Least(F("total_ttc") - F("montant_rembourse"), -F("facture_reste_du")),
+        Value(Decimal("0.00")),
+        output_field=DecimalField(max_digits=12, decimal_places=2),
+    )
+    return avoirs().annotate(du=du).filter(du__gt=0).order_by("date", "id")
 
 
 def paiements() -> QuerySet[Paiement]:

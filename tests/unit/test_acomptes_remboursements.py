@@ -199,13 +199,18 @@ def test_only_what_was_paid_beyond_the_corrected_total_is_refunded():
     assert second.total_ttc == D("72.00")
     assert services.etat_remboursement(first).a_rembourser == D("60.00")
     assert services.etat_remboursement(second).a_rembourser == D("72.00")
+    # the list of refunds to make says the same, in SQL
+    due = {a.pk: a.du for a in selectors.avoirs_a_rembourser()}
+    assert due == {first.pk: D("60.00"), second.pk: D("72.00")}
     services.enregistrer_remboursement(avoir=second, montant=D("72.00"), mode="virement")
     # 78 owed back in all: 6 are left, on the first
     assert services.etat_remboursement(first).a_rembourser == D("6.00")
     assert services.etat_remboursement(second).statut == "rembourse"
     with pytest.raises(ValidationError, match=r"6\.00"):
         services.enregistrer_remboursement(avoir=first, montant=D("7.00"), mode="virement")
+    assert {a.pk: a.du for a in selectors.avoirs_a_rembourser()} == {first.pk: D("6.00")}
     services.enregistrer_remboursement(avoir=first, montant=D("6.00"), mode="virement")
+    assert not selectors.avoirs_a_rembourser().exists()
     assert selectors.factures().get(pk=f.pk).reste_du == D("0.00")
 
 

@@ -223,6 +223,8 @@ def test_refund_through_the_api(admin_api):
     )
     facture = admin_api.get(f"/api/facture/{fid}/").json()
     assert (facture["statut_paiement"], facture["reste_du"]) == ("a_rembourser", -204.0)
+    due = admin_api.get("/api/avoir/a-rembourser/").json()["results"]
+    assert [(a["id"], a["a_rembourser"]) for a in due] == [(avoir["id"], 204.0)]
     r = admin_api.post(
         "/api/remboursement/",
         {"avoir": avoir["id"], "montant": 204.01, "mode": "virement"},
@@ -240,6 +242,7 @@ def test_refund_through_the_api(admin_api):
         204.0,
         "VIR-42",
     )
+    assert admin_api.get("/api/avoir/a-rembourser/").json()["results"] == []
     after = admin_api.get(f"/api/avoir/{avoir['id']}/").json()
     assert (after["statut_remboursement"], after["a_rembourser"]) == ("rembourse", 0.0)
     listed = admin_api.get("/api/avoir/").json()["results"]

@@ -322,6 +322,7 @@ class TestAvoirActions(APIViewTestCases.ActionChecks):
     basename = "avoir"
     custom_actions = {
         "pdf": ("get", True, "metier.view_avoir", ("accueil", "administrateur")),
+        "a_rembourser": ("get", False, "metier.view_avoir", ("accueil", "administrateur")),
     }
 
     def make(self):
