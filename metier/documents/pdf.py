@@ -331,7 +331,7 @@ def devis_pdf(devis: Devis) -> bytes:
     for ligne in pieces:
         choix = DECISIONS[ligne.decision]
         if ligne.decision == "acceptee" and ligne.choix_piec:
-            choix += f" ({ligne.choix_piec})"
+            choix += " (réemploi)" if ligne.choix_piec == "reemploi" else " (neuve)"
         rows.append(
             [
                 _p(ligne.designation, st["base"]),
@@ -376,6 +376,17 @@ def devis_pdf(devis: Devis) -> bytes:
         )
     story.append(_p("Réponse du client", st["h"]))
     if answered:
+        from ..services.paiements import totaux_approuves
+
+        ok = totaux_approuves(devis)
+        story.append(
+            _p(
+                f"Montant approuvé par le client (lignes acceptées, au prix de la pièce "
+                f"choisie) : {euros(ok.total_ht)} HT, {euros(ok.montant_tva)} de TVA, "
+                f"{euros(ok.total_ttc)} TTC.",
+                st["base"],
+            )
+        )
         when = timezone.localtime(devis.repondu_le).strftime("%d/%m/%Y %H:%M")
         story.append(
             _p(

@@ -29,7 +29,7 @@ from ..models import (
 )
 from . import journal
 from .common import Conflict, save
-from .reparations import cents, totals
+from .reparations import Totals, cents, totals
 
 ZERO = Decimal("0.00")
 S = Reparation.Statut
@@ -54,16 +54,21 @@ def reste_du(facture: Facture) -> Decimal:
     return facture.total_ttc - avoirs - net
 
 
-def montant_approuve(devis: Devis) -> Decimal:
-    """What the customer approved on the estimate, with tax: its accepted lines, each at the
-    price of the part they chose (new or reused)."""
+def totaux_approuves(devis: Devis) -> Totals:
+    """What the customer approved on the estimate: its accepted lines, each at the price of
+    the part they chose (new or reused), with the estimate's VAT."""
     amounts = []
     for ligne in devis.lignes.filter(decision=DevisLigne.Decision.ACCEPTEE):
         prix = ligne.prix_unitaire
         if ligne.choix_piec == Origine.REEMPLOI and ligne.prix_reemploi is not None:
             prix = ligne.prix_reemploi
         amounts.append(cents(ligne.quantite * prix))
-    return totals(amounts, devis.taux_tva).total_ttc
+    return totals(amounts, devis.taux_tva)
+
+
+def montant_approuve(devis: Devis) -> Decimal:
+    """What the customer approved on the estimate, with tax (a deposit's upper bound)."""
+    return totaux_approuves(devis).total_ttc
 
 
 def valider_montant(value: Any, field: str = "montant") -> Decimal:

@@ -170,6 +170,9 @@ def test_estimate_pdf_has_number_lines_totals_validity_and_answer():
         "L224-67",
         "170,00 €",  # total HT as made
         "204,00 €",  # total TTC
+        "Montant approuvé",
+        "30,00 € HT",  # the reused pads alone were accepted
+        "36,00 € TTC",
         "Claire Martin",
         devis.empreinte,
     ):
