@@ -58,6 +58,15 @@ def drop(apps, schema_editor):
         schema_editor.execute(sql, params=None)
 
 
+def restore_earlier(apps, schema_editor):
+    """Unapplying: SQLite rebuilt the payments and journal tables again, without their
+    triggers; 0007's are made again (the last step of the way back)."""
+    vendor = schema_editor.connection.vendor
+    earlier = importlib.import_module("metier.migrations.0007_documents_immuables")
+    for sql in [*earlier.sql_drop(vendor), *earlier.sql_create(vendor)]:
+        schema_editor.execute(sql, params=None)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("metier", "0010_i11_truncate_refuse"),
@@ -65,6 +74,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(migrations.RunPython.noop, restore_earlier),
         migrations.AddField(
             model_name="facture",
             name="acomptes",
