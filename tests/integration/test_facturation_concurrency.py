@@ -122,3 +122,26 @@ def test_concurrent_refunds_never_refund_more_than_was_paid():
     assert accepted == 6 and refunded == Decimal("180.00")
     assert selectors.factures().get(pk=f.pk).reste_du == Decimal("-24.00")
     assert journal.verifier().intact
+
+
+def test_concurrent_deposits_never_exceed_what_the_customer_approved():
+    from tests.support.facturation import devis_repondu
+
+    devis = devis_repondu()  # 180.00 approved
+    start = threading.Barrier(12)
+
+    def deposit(i: int) -> bool:
+        try:
+            start.wait(timeout=60)
+            services.enregistrer_paiement(devis=devis, montant=Decimal("35.00"), mode="carte")
+            return True
+        except ValidationError:
+            return False
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(12) as pool:
+        accepted = sum(pool.map(deposit, range(12)))
+    assert accepted == 5  # 5 x 35 = 175 <= 180 < 210
+    assert sum(p.montant for p in devis.acomptes.all()) == Decimal("175.00")
+    assert journal.verifier().intact
