@@ -159,7 +159,7 @@ def facture_pdf(facture: Facture) -> bytes:
     ]
     story.append(_table(rows, [22 * mm, 65 * mm, 20 * mm, 15 * mm, 27 * mm, 31 * mm]))
     story.append(_p("Main-d'œuvre", st["h"]))
-    rows = [["Désignation", "Décompte", "Heures", "Taux horaire HT", "Montant HT"]]
+    rows = [["Désignation", "Décompte", "Heures", "Taux\nhoraire HT", "Montant HT"]]
     rows += [
         [
             _p(lf.designation, st["base"]),
@@ -327,7 +327,7 @@ def devis_pdf(devis: Devis) -> bytes:
     heures = [ligne for ligne in lignes if ligne.nature == "main_oeuvre"]
     answered = devis.repondu_le is not None
     story.append(_p("Pièces", st["h"]))
-    rows = [["Désignation", "Qté", "P.U. HT (neuve)", "P.U. HT (réemploi)", "Montant HT", "Choix"]]
+    rows = [["Désignation", "Qté", "P.U. HT\nneuve", "P.U. HT\nréemploi", "Montant HT", "Choix"]]
     for ligne in pieces:
         choix = DECISIONS[ligne.decision]
         if ligne.decision == "acceptee" and ligne.choix_piec:
@@ -342,9 +342,9 @@ def devis_pdf(devis: Devis) -> bytes:
                 choix,
             ]
         )
-    story.append(_table(rows, [58 * mm, 12 * mm, 27 * mm, 29 * mm, 26 * mm, 28 * mm]))
+    story.append(_table(rows, [52 * mm, 10 * mm, 22 * mm, 22 * mm, 26 * mm, 48 * mm]))
     story.append(_p("Main-d'œuvre", st["h"]))
-    rows = [["Désignation", "Décompte", "Heures", "Taux horaire HT", "Montant HT", "Choix"]]
+    rows = [["Désignation", "Décompte", "Heures", "Taux\nhoraire HT", "Montant HT", "Choix"]]
     rows += [
         [
             _p(ligne.designation, st["base"]),
@@ -356,7 +356,7 @@ def devis_pdf(devis: Devis) -> bytes:
         ]
         for ligne in heures
     ]
-    story.append(_table(rows, [58 * mm, 24 * mm, 15 * mm, 29 * mm, 26 * mm, 28 * mm]))
+    story.append(_table(rows, [52 * mm, 24 * mm, 14 * mm, 22 * mm, 26 * mm, 42 * mm]))
     story.append(Spacer(1, 3 * mm))
     taux = f"{(devis.taux_tva * 100).normalize():f}".replace(".", ",")
     for label, amount in (
