@@ -315,6 +315,10 @@ SPECTACULAR_SETTINGS = {
         },
         {"name": "Avoirs", "description": "Credit notes: the only correction of an invoice."},
         {"name": "Paiements", "description": "Payments and deposits (append-only)."},
+        {
+            "name": "Remboursements",
+            "description": "Refunds of what credit notes cancelled of paid invoices (append-only).",
+        },
         {"name": "Comptes", "description": "Who am I; revoking one's token."},
         {"name": "Santé", "description": "For load balancers and operators: public."},
     ],

@@ -448,6 +448,7 @@ from .models_facturation import (  # noqa: E402
     LigneAvoir,
     LigneFacture,
     Paiement,
+    Remboursement,
 )
 
 __all__ = [
@@ -468,6 +469,7 @@ __all__ = [
     "Origine",
     "Paiement",
     "Piece",
+    "Remboursement",
     "Reparation",
     "Transition",
     "Voiture",

@@ -96,13 +96,19 @@ __all__ = [
 
 # Invoicing (issue 11, part B).
 from .factures import emettre_avoir, emettre_facture, travaux_refuses
-from .paiements import enregistrer_paiement, reste_du, statut_paiement
+from .paiements import enregistrer_paiement, montant_approuve, reste_du, statut_paiement
+from .remboursements import enregistrer_remboursement, verifier_remboursement
+from .remboursements import etat as etat_remboursement
 
 __all__ += [
     "emettre_avoir",
     "emettre_facture",
     "enregistrer_paiement",
+    "enregistrer_remboursement",
+    "etat_remboursement",
+    "montant_approuve",
     "reste_du",
     "statut_paiement",
     "travaux_refuses",
+    "verifier_remboursement",
 ]
