@@ -57,6 +57,7 @@ TAGS = {
     "facture": "Factures",
     "avoir": "Avoirs",
     "paiement": "Paiements",
+    "remboursement": "Remboursements",
     "consentement": "Clients",
     "rappel": "Voitures",
     "auth": "Comptes",

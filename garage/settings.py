@@ -242,6 +242,9 @@ REST_KNOX = {
 GARAGE_TOKEN_CACHE_SECONDS = env_float("GARAGE_TOKEN_CACHE_SECONDS", 5.0)
 # Requests per client (user, or address when anonymous): `N/s`, `N/min`, `N/h`, `N/day`, or
 # `off`. One counter per client and window, in the shared cache.
+# The intake's group commit (intake/writer.py, PostgreSQL): at most this many requests of
+# one web process share a commit; 1 turns it off.
+GARAGE_INTAKE_GROUP_MAX = env_int("GARAGE_INTAKE_GROUP_MAX", 64)
 # The share of a client's limit a web process takes from the shared cache at a time
 # (access/throttling.py): 0.01 asks Redis once per 60 requests at 6000/min.
 GARAGE_THROTTLE_SHARE = env_float("GARAGE_THROTTLE_SHARE", 0.01)
@@ -313,6 +316,10 @@ SPECTACULAR_SETTINGS = {
         },
         {"name": "Avoirs", "description": "Credit notes: the only correction of an invoice."},
         {"name": "Paiements", "description": "Payments and deposits (append-only)."},
+        {
+            "name": "Remboursements",
+            "description": "Refunds of what credit notes cancelled of paid invoices (append-only).",
+        },
         {"name": "Comptes", "description": "Who am I; revoking one's token."},
         {"name": "Santé", "description": "For load balancers and operators: public."},
     ],

@@ -35,6 +35,7 @@ from metier.services import accept_demande
 from metier.services.common import Conflict, NotFound
 from pipeline.outbox import publish_on_commit
 
+from . import writer
 from .serializers import DemandeSerializer
 
 GET_ROUTE = re.compile(r"\A/reparation/([1-9][0-9]{0,17})/([1-9][0-9]{0,3})/\Z")
@@ -134,8 +135,14 @@ class FastIntakeMiddleware:
         setattr(request, VERDICT, (allowed, throttle._wait))  # counted once, whatever follows
         if not allowed:
             return self.get_response(request)  # the view answers 429
+        group = writer.writer() if key is None and fields.get("voiture") is None else None
         try:
-            demande, created = accept_demande(cle_idempotence=key, **fields)
+            if group is not None:  # committed with the other requests of the moment
+                demande, created = group.record(fields), True
+                if demande is None:
+                    raise NotFound("piece", "unknown part")
+            else:
+                demande, created = accept_demande(cle_idempotence=key, **fields)
         except (ValidationError, NotFound, Conflict):
             return self.get_response(request)  # the view gives the error its shape
         if created:

@@ -456,6 +456,7 @@ from .models_facturation import (  # noqa: E402
     LigneAvoir,
     LigneFacture,
     Paiement,
+    Remboursement,
 )
 
 __all__ = [
@@ -476,6 +477,7 @@ __all__ = [
     "Origine",
     "Paiement",
     "Piece",
+    "Remboursement",
     "Reparation",
     "Transition",
     "Voiture",

@@ -121,6 +121,7 @@ def data_schemas() -> dict[str, dict[str, Any]]:
             "paiement": ID,
             "facture": ID_OR_NULL,
             "reparation": ID,
+            "devis": {**ID_OR_NULL, "description": "a deposit on an approved estimate"},
             "montant": MONEY,
             "mode": {"enum": [m.value for m in Paiement.Mode]},
             "acompte": {"type": "boolean"},

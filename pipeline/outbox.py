@@ -23,8 +23,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
-from django.db import connection as db_connection
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from messaging.pipelined import PipelinedPublisher
@@ -65,6 +64,9 @@ def publish_batch(
     return confirmed
 
 
+_STOP: list[Message] = []  # tells the marker to finish
+
+
 class _AfterCommitPublisher:
     """One per web process: requests handed over after their commit are published with
     many confirms in flight (messaging/pipelined.py); a marker thread then records the
@@ -94,23 +96,38 @@ class _AfterCommitPublisher:
         # not yet marked is harmless (the relay's grace is far longer).
         delay = settings.GARAGE_MARK_DELAY_MS / 1000
         while True:
-            batch = self.confirmed.get()
+            try:
+                batch = self.confirmed.get(timeout=5)
+            except queue.Empty:
+                close_old_connections()  # idle: let go of an old or broken connection
+                continue
+            if batch is _STOP:
+                connection.close()
+                return
             time.sleep(delay)
+            stop = False
             while len(batch) < 2000:
                 try:
-                    batch += self.confirmed.get_nowait()
+                    more = self.confirmed.get_nowait()
                 except queue.Empty:
                     break
+                if more is _STOP:
+                    stop = True
+                    break
+                batch += more
             metrics.published(self.sender, len(batch), len(batch))
             try:
                 self.mark(ids=[m.message_id for m in batch])
             except Exception:
                 log.exception("marking %d confirmed request(s) failed; the relay will", len(batch))
-            finally:
-                close_old_connections()
+            if stop:
+                connection.close()
+                return
 
     def stop(self, timeout: float = 5.0) -> None:
         self.publisher.stop(timeout)
+        self.confirmed.put(_STOP)
+        self.marker.join(timeout)
 
 
 _lock = threading.Lock()
@@ -151,7 +168,7 @@ def _mark_events(*, ids: list) -> int:
     try:
         return events.mark_published(ids=ids)
     finally:
-        db_connection.close()
+        connection.close()
 
 
 def publish_events_after_commit(committed: list) -> None:
@@ -165,6 +182,17 @@ def publish_events_after_commit(committed: list) -> None:
             publisher.submit(events.message_for(event))
     except Exception:  # never fail the caller's request for this: the relay publishes it
         log.exception("could not hand events to the publisher; the relay will")
+
+
+def stop() -> None:
+    """Stops this process's publisher and marker (the test suite, before it drops its
+    database: the marker holds a connection)."""
+    global _instance, _events_instance
+    with _lock:
+        for publisher in (_instance, _events_instance):
+            if publisher is not None and publisher.pid == os.getpid():
+                publisher.stop()
+        _instance = _events_instance = None
 
 
 def publish_on_commit(demande: Demande) -> None:

@@ -65,3 +65,15 @@ def fresh_throttle_shares():
     _shares.left.clear()
     yield
     _shares.left.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stop_background_threads(django_db_setup, django_db_blocker):
+    """The web process's writer and publisher threads hold database connections: they stop
+    before the test database is dropped."""
+    yield
+    from intake import writer
+    from pipeline import outbox
+
+    writer.stop()
+    outbox.stop()

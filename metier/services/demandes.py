@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext as _nothing
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -26,6 +27,29 @@ def validate_duree(duree: Any) -> int:
     return duree
 
 
+def check_demande(
+    *, piece: int, duree: int, voiture: int | None = None, description: str = ""
+) -> None:
+    """A request's fields within the domain's bounds, or ValidationError naming the field."""
+    validate_duree(duree)
+    if len(description) > limits.DESCRIPTION_MAX:
+        raise ValidationError({"description": [f"at most {limits.DESCRIPTION_MAX} characters"]})
+    for name, value in (("piece", piece), ("voiture", voiture)):
+        if value is not None and not limits.ID_MIN <= value <= limits.ID_MAX:
+            raise ValidationError({name: [f"must be between {limits.ID_MIN} and {limits.ID_MAX}"]})
+
+
+def enregistrer_demandes(*, demandes: list[dict[str, Any]]) -> list[Demande | None]:
+    """Records plain requests (`piece`, `duree`, optionally `description`; each checked by
+    `check_demande` already) in one transaction: for each, its row, or None if its part is
+    unknown. The intake's group commit (intake/writer.py) gathers concurrent requests
+    this way, so that many cost one commit."""
+    for fields in demandes:
+        fields.setdefault("voiture", None)
+        fields.setdefault("description", "")
+    return _insert_if_parts_exist(demandes)
+
+
 def accept_demande(
     *,
     piece: int,
@@ -39,17 +63,12 @@ def accept_demande(
     With an idempotency key already used for the same request, returns the first one
     (created=False); for a different request, raises Conflict.
     """
-    validate_duree(duree)
-    if len(description) > limits.DESCRIPTION_MAX:
-        raise ValidationError({"description": [f"at most {limits.DESCRIPTION_MAX} characters"]})
-    for name, value in (("piece", piece), ("voiture", voiture)):
-        if value is not None and not limits.ID_MIN <= value <= limits.ID_MAX:
-            raise ValidationError({name: [f"must be between {limits.ID_MIN} and {limits.ID_MAX}"]})
+    check_demande(piece=piece, duree=duree, voiture=voiture, description=description)
     fields = {"piece": piece, "duree": duree, "voiture": voiture, "description": description}
     if cle_idempotence is None and voiture is None:
         # The hot path: one statement, its own transaction (no BEGIN/COMMIT round trips),
         # which inserts only if the part exists.
-        demande = _insert_if_part_exists(fields)
+        [demande] = _insert_if_parts_exist([fields])
         if demande is None:
             raise NotFound("piece", f"no part with id {piece}")
         return demande, True
@@ -62,44 +81,76 @@ def accept_demande(
     return _accept_keyed(cle_idempotence, fields)
 
 
-def _insert_if_part_exists(fields: dict) -> Demande | None:
-    """`INSERT … SELECT … WHERE EXISTS (the part)`: the row, or None if the part is unknown.
-    The instance is built here, as `objects.create` would (same defaults).
+def _insert_if_parts_exist(rows: list[dict]) -> list[Demande | None]:
+    """`INSERT … SELECT … WHERE EXISTS (the part)` for each row, in one transaction: its
+    instance (built here, as `objects.create` would), or None if the part is unknown.
+    PostgreSQL takes the rows in one statement (`unnest`); SQLite one statement each.
 
     Outside a transaction, the per-request connection health check (a round trip) is
-    skipped: if the persistent connection turns out dead, the statement is sent again once
-    on a new one. The row's id is chosen here, so the second attempt cannot add a second
-    row (`ON CONFLICT (id) DO NOTHING`) even if the first one was committed."""
-    demande = Demande(id=uuid.uuid4(), cree_le=timezone.now(), **fields)
-    columns = ("id", "piece", "duree", "voiture", "description", "statut", "motif", "cree_le")
-    values = [
-        Demande._meta.get_field(name).get_db_prep_save(getattr(demande, name), connection)
-        for name in columns
-    ]
-    quote = connection.ops.quote_name
-    table = quote(Demande._meta.db_table)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(map(quote, columns))}) "
-        f"SELECT {', '.join(['%s'] * len(columns))} "
-        f"WHERE EXISTS (SELECT 1 FROM {quote(Piece._meta.db_table)} WHERE id = %s) "
-        "ON CONFLICT (id) DO NOTHING"
-    )
-    params = [*values, fields["piece"]]
+    skipped: if the persistent connection turns out dead, the statements are sent again
+    once on a new one. The rows' ids are chosen here, so the second attempt cannot add a
+    second row (`ON CONFLICT (id) DO NOTHING`) even if the first one was committed."""
+    now = timezone.now()
+    demandes = [Demande(id=uuid.uuid4(), cree_le=now, **fields) for fields in rows]
     retry = not connection.in_atomic_block
     if retry:
         connection.health_check_done = True
     try:
-        inserted = _execute(sql, params)
+        inserted = _insert(demandes)
     except (InterfaceError, OperationalError):
         if not retry:
             raise
         connection.close()  # dead: the next statement opens a new connection
-        inserted = _execute(sql, params) or Demande.objects.filter(pk=demande.pk).exists()
-    if not inserted:
-        return None
-    demande._state.adding = False
-    demande._state.db = connection.alias
-    return demande
+        inserted = _insert(demandes)
+        inserted |= set(
+            Demande.objects.filter(pk__in=[d.pk for d in demandes]).values_list("pk", flat=True)
+        )
+    found: list[Demande | None] = []
+    for demande in demandes:
+        if demande.pk in inserted:
+            demande._state.adding = False
+            demande._state.db = connection.alias
+            found.append(demande)
+        else:
+            found.append(None)
+    return found
+
+
+_COLUMNS = ("id", "piece", "duree", "voiture", "description", "statut", "motif", "cree_le")
+_PG_TYPES = ("uuid", "bigint", "bigint", "bigint", "text", "text", "text", "timestamptz")
+
+
+def _insert(demandes: list[Demande]) -> set[uuid.UUID]:
+    """The ids inserted."""
+    quote = connection.ops.quote_name
+    table, pieces = quote(Demande._meta.db_table), quote(Piece._meta.db_table)
+    columns = ", ".join(map(quote, _COLUMNS))
+    fields = [Demande._meta.get_field(name) for name in _COLUMNS]
+
+    def prep(demande: Demande) -> list:
+        return [f.get_db_prep_save(getattr(demande, f.attname), connection) for f in fields]
+
+    if connection.vendor == "postgresql" and len(demandes) > 1:
+        arrays = [list(column) for column in zip(*map(prep, demandes), strict=True)]
+        sql = (
+            f"INSERT INTO {table} ({columns}) SELECT * FROM unnest("
+            + ", ".join(f"%s::{t}[]" for t in _PG_TYPES)
+            + f") AS t ({columns}) WHERE EXISTS (SELECT 1 FROM {pieces} p WHERE p.id = t.piece) "
+            "ON CONFLICT (id) DO NOTHING RETURNING id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, arrays)
+            return {row[0] for row in cursor.fetchall()}
+    sql = (
+        f"INSERT INTO {table} ({columns}) SELECT {', '.join(['%s'] * len(_COLUMNS))} "
+        f"WHERE EXISTS (SELECT 1 FROM {pieces} WHERE id = %s) ON CONFLICT (id) DO NOTHING"
+    )
+    inserted = set()
+    with transaction.atomic(savepoint=False) if len(demandes) > 1 else _nothing():
+        for demande in demandes:
+            if _execute(sql, [*prep(demande), demande.piece]):
+                inserted.add(demande.pk)
+    return inserted
 
 
 def _execute(sql: str, params: list) -> bool:

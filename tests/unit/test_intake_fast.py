@@ -164,19 +164,26 @@ def test_intake_metrics_and_the_access_log_see_the_fast_path(client, piece, capl
     assert line.request_id == "fast-rid-1" and line.status == 202
 
 
-def _kill_connection(monkeypatch) -> None:
-    """The web's persistent database connection dies between two requests."""
+def _kill_connection(monkeypatch, writers: bool) -> None:
+    """The web's persistent database connection dies between two requests: the request
+    thread's own (here, the test's), or with `writers` the group-commit writer's."""
     from django.db import OperationalError, connection
 
     if connection.vendor == "postgresql":
         import psycopg
 
-        pid = connection.connection.info.backend_pid
         params = connection.get_connection_params()
         params.pop("cursor_factory", None)
         params.pop("context", None)
+        mine = connection.connection.info.backend_pid
+        which = "pid NOT IN (pg_backend_pid(), %s)" if writers else "pid = %s"
         with psycopg.connect(**params, autocommit=True) as other:
-            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+            killed = other.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                f"WHERE datname = current_database() AND {which}",
+                [mine],
+            ).fetchone()[0]
+        assert killed >= 1
         return
     # SQLite has no server to lose: the statement fails once without reaching the file.
     from metier.services import demandes
@@ -192,13 +199,15 @@ def _kill_connection(monkeypatch) -> None:
     monkeypatch.setattr(demandes, "_execute", lost_once)
 
 
+@pytest.mark.parametrize("group", [64, 1], ids=["group-commit", "own-commit"])
 def test_a_dead_database_connection_costs_no_failed_request(
-    client, piece, views_taken, monkeypatch
+    client, piece, views_taken, monkeypatch, settings, group
 ):
     """The fast path skips the per-request health check (a round trip): a dead connection
     is found by the INSERT itself, which is sent again once on a new connection."""
+    settings.GARAGE_INTAKE_GROUP_MAX = group
     assert client.get(f"/reparation/{piece.pk}/1/").status_code == 202
-    _kill_connection(monkeypatch)
+    _kill_connection(monkeypatch, writers=group > 1)
     r = client.get(f"/reparation/{piece.pk}/2/")
     assert r.status_code == 202, r.content
     assert Demande.objects.filter(pk=r.json()["id"]).count() == 1 and views_taken == []
@@ -225,3 +234,47 @@ def test_a_retry_after_a_commit_adds_no_second_row(client, piece, monkeypatch):
     r = client.get(f"/reparation/{piece.pk}/4/")
     assert r.status_code == 202 and len(calls) == 2
     assert Demande.objects.count() == 1 and str(Demande.objects.get().pk) == r.json()["id"]
+
+
+def test_concurrent_requests_share_commits_and_each_gets_its_own_row(piece, monkeypatch):
+    """The group commit (intake/writer.py): 64 requests from 16 threads, one row each,
+    the unknown parts refused; on PostgreSQL they took fewer commits than requests."""
+    import threading
+
+    from django.db import connection
+
+    from intake import writer
+
+    token = make_account("accueil")[1]
+    answers: list = []
+    lock = threading.Lock()
+    batches: list[int] = []
+    real = writer.enregistrer_demandes
+
+    def counting(*, demandes):
+        batches.append(len(demandes))
+        return real(demandes=demandes)
+
+    monkeypatch.setattr(writer, "enregistrer_demandes", counting)
+
+    def send(n: int) -> None:
+        c = token_client(token)
+        for i in range(4):
+            target = piece.pk if (n + i) % 8 else 999_999  # one in eight: unknown part
+            r = c.get(f"/reparation/{target}/{1 + i}/")
+            with lock:
+                answers.append((target, r.status_code, r.json()))
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ok = [body["id"] for target, code, body in answers if code == 202]
+    assert all(code == 404 for target, code, _ in answers if target == 999_999)
+    assert len(ok) == len(set(ok)) == sum(1 for t, _, _ in answers if t == piece.pk) == 56
+    assert Demande.objects.count() == 56
+    if connection.vendor == "postgresql":
+        assert sum(batches) == 64 and len(batches) < 64, batches
+    else:  # SQLite: each request records its own row
+        assert batches == []
