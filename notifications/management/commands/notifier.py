@@ -11,7 +11,7 @@ from messaging.consumer import Consumer
 from notifications import sms
 from notifications.gabarits import charger
 from notifications.handler import Notifier
-from observability import metrics
+from observability import metrics, multiproc
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ class Command(BaseCommand):
         if check:
             self.stdout.write(f"{len(gabarits)} templates OK; SMS: {type(provider).__name__}")
             return
+        multiproc.process_started("notifier")
         topo = for_queue(load_topology(), settings.GARAGE_NOTIFIER_QUEUE)
         consumer = Consumer(
             Notifier(gabarits, provider),
