@@ -18,7 +18,8 @@ class Topology:
     retry_limit: int
     retry_base_ms: int
     # The events' topic exchange (empty: none) and the consuming services' queues bound to
-    # it: (queue, binding keys). Each such queue gets its own DLQ and delay queues.
+    # it: (queue, binding keys). Each such queue's consumer declares its own DLQ and delay
+    # queues (`for_queue`).
     events_exchange: str = ""
     event_queues: tuple[tuple[str, tuple[str, ...]], ...] = ()
 

@@ -75,8 +75,9 @@ def declare(channel: BlockingChannel, topo: Topology) -> None:
 def declare_events(channel: BlockingChannel, topo: Topology) -> None:
     """The events' topic exchange (durable) and each consuming service's queue bound to it:
     declared by every publisher too, so that no event is published before the queues that
-    must hold it exist (publishes are mandatory). Their DLQ and delay queues are declared
-    by their consumer (`declare` with the consumer's topology), whose settings they follow."""
+    must hold it exist (events are published non-mandatory: one that no queue is bound to
+    goes nowhere, by design). Their DLQ and delay queues are declared by their consumer
+    (`declare` with the consumer's topology), whose settings they follow."""
     if not topo.events_exchange:
         return
     channel.exchange_declare(topo.events_exchange, exchange_type="topic", durable=True)
