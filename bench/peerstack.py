@@ -90,7 +90,7 @@ class PeerStack:
                 "PYTHONPATH": f"{ROOT}{os.pathsep}{app_dir}",
                 "PYTHONUNBUFFERED": "1",
                 "PORT": str(self.port),
-                # The app's gunicorn config keeps metrics files under GARAGE_VAR_DIR: the
+                # The app's web server keeps metrics files under GARAGE_VAR_DIR: the
                 # peer's must not mix with the app's.
                 "GARAGE_VAR_DIR": str(log_dir / "peer-var"),
             }

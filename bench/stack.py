@@ -172,7 +172,7 @@ class Proc:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
-        # Whatever is left in the group (a gunicorn worker orphaned by a crash...).
+        # Whatever is left in the group (a web worker orphaned by a crash...).
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.log.close()
