@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "observability",
     "portail",
     "atelier",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -335,6 +336,23 @@ GARAGE_RELAY_REQUEUE_AFTER = env_int("GARAGE_RELAY_REQUEUE_AFTER", 3600)
 GARAGE_CONNECT_TIMEOUT = env_float("GARAGE_CONNECT_TIMEOUT", 2.0)
 GARAGE_HEARTBEAT = env_int("GARAGE_HEARTBEAT", 30)
 GARAGE_MAX_MESSAGE_BYTES = env_int("GARAGE_MAX_MESSAGE_BYTES", 16 * 1024)
+
+# --- Webhooks (webhooks/, README "Webhooks"): the `webhooks` process ---
+GARAGE_EVENTS_EXCHANGE = os.environ.get("GARAGE_EVENTS_EXCHANGE", "garage.events")
+GARAGE_WEBHOOK_QUEUE = os.environ.get("GARAGE_WEBHOOK_QUEUE", "garage.webhooks")
+# Deliveries to loopback, private, link-local addresses: off (server-side request forgery).
+GARAGE_WEBHOOK_ALLOW_PRIVATE = env_bool("GARAGE_WEBHOOK_ALLOW_PRIVATE", False)
+GARAGE_WEBHOOK_TIMEOUT = env_float("GARAGE_WEBHOOK_TIMEOUT", 10.0)  # seconds per attempt
+# Retries: base * 2^(n-1) seconds after the n-th failure, capped, with jitter.
+GARAGE_WEBHOOK_RETRY_BASE_S = env_float("GARAGE_WEBHOOK_RETRY_BASE_S", 5.0)
+GARAGE_WEBHOOK_RETRY_CAP_S = env_float("GARAGE_WEBHOOK_RETRY_CAP_S", 3600.0)
+# Paused when failing for this long (seconds) with at least this many failures in a row.
+GARAGE_WEBHOOK_PAUSE_AFTER_S = env_float("GARAGE_WEBHOOK_PAUSE_AFTER_S", 24 * 3600.0)
+GARAGE_WEBHOOK_PAUSE_FAILURES = env_int("GARAGE_WEBHOOK_PAUSE_FAILURES", 10)
+# An event whose predecessor (sequence - 1) on its subject has not arrived waits this long.
+GARAGE_WEBHOOK_GAP_WAIT_S = env_float("GARAGE_WEBHOOK_GAP_WAIT_S", 60.0)
+GARAGE_WEBHOOK_POLL_S = env_float("GARAGE_WEBHOOK_POLL_S", 0.5)  # idle delivery loop
+GARAGE_WEBHOOK_MAX_EVENT_BYTES = env_int("GARAGE_WEBHOOK_MAX_EVENT_BYTES", 256 * 1024)
 
 # --- The garage, as its staff see it (admin title, workshop board) ---
 GARAGE_NOM = os.environ.get("GARAGE_NOM", "").strip() or "Garage"

@@ -450,7 +450,16 @@ from .models_facturation import (  # noqa: E402
     Paiement,
 )
 
+# --- Webhooks (issue 12, part 3): subscriptions and their delivery log --------------------
+from .models_webhooks import (  # noqa: E402
+    AbonnementWebhook,
+    EvenementWebhook,
+    LivraisonWebhook,
+    TentativeWebhook,
+)
+
 __all__ = [
+    "AbonnementWebhook",
     "Approbation",
     "Avoir",
     "Client",
@@ -460,15 +469,18 @@ __all__ = [
     "Devis",
     "DevisLigne",
     "EcritureJournal",
+    "EvenementWebhook",
     "Facture",
     "LigneAvoir",
     "LigneFacture",
     "LigneMainOeuvre",
     "LignePiece",
+    "LivraisonWebhook",
     "Origine",
     "Paiement",
     "Piece",
     "Reparation",
+    "TentativeWebhook",
     "Transition",
     "Voiture",
 ]

@@ -1,0 +1,54 @@
+"""The webhooks process: `python manage.py webhooks` (Procfile `webhooks:`).
+
+Consumes its own durable queue `garage.webhooks`, bound with `#` to `garage.events`
+(declared, idempotently, on every connect), records each event and its deliveries, acks;
+a thread sends the deliveries (webhooks/livraison.py)."""
+
+import logging
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from messaging.config import Topology
+from messaging.events import EventConsumer
+from webhooks import evenements, livraison
+
+log = logging.getLogger(__name__)
+
+
+def topology() -> Topology:
+    return Topology(
+        queue=settings.GARAGE_WEBHOOK_QUEUE,
+        queue_type=settings.GARAGE_QUEUE_TYPE,
+        delivery_limit=settings.GARAGE_DELIVERY_LIMIT,
+        retry_limit=settings.GARAGE_RETRY_LIMIT,
+        retry_base_ms=settings.GARAGE_RETRY_BASE_MS,
+    )
+
+
+class Command(BaseCommand):
+    help = "Record events from garage.webhooks and deliver them to the webhook subscriptions."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-delivery", action="store_true", help="record only; send nothing")
+
+    def handle(self, *args, no_delivery: bool = False, **options):
+        consumer = EventConsumer(
+            evenements.handle_batch,
+            exchange=settings.GARAGE_EVENTS_EXCHANGE,
+            bindings=("#",),
+            topo=topology(),
+            prefetch=200,
+            batch_size=100,
+        )
+        consumer.install_signal_handlers()
+        sender = None
+        if not no_delivery:
+            sender = threading.Thread(
+                target=livraison.run, args=(consumer.stop_event,), name="webhooks", daemon=True
+            )
+            sender.start()
+        consumer.run()
+        if sender is not None:
+            sender.join(timeout=settings.GARAGE_WEBHOOK_TIMEOUT + 5)
