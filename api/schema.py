@@ -57,6 +57,8 @@ TAGS = {
     "facture": "Factures",
     "avoir": "Avoirs",
     "paiement": "Paiements",
+    "webhook": "Webhooks",
+    "webhook-livraison": "Webhooks",
     "auth": "Comptes",
     "health": "Santé",
 }

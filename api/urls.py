@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework import routers
 
-from . import views
+from . import views, views_webhooks
 
 
 class APIRootView(routers.APIRootView):
@@ -24,5 +24,9 @@ router.register("facture", views.FactureViewSet, basename="facture")
 router.register("avoir", views.AvoirViewSet, basename="avoir")
 router.register("paiement", views.PaiementViewSet, basename="paiement")
 router.register("devis", views.DevisViewSet, basename="devis")
+router.register("webhook", views_webhooks.AbonnementWebhookViewSet, basename="webhook")
+router.register(
+    "webhook-livraison", views_webhooks.LivraisonWebhookViewSet, basename="webhook-livraison"
+)
 
 urlpatterns = [path("", include(router.urls))]

@@ -308,6 +308,7 @@ SPECTACULAR_SETTINGS = {
         },
         {"name": "Avoirs", "description": "Credit notes: the only correction of an invoice."},
         {"name": "Paiements", "description": "Payments and deposits (append-only)."},
+        {"name": "Webhooks", "description": "Subscriptions to events, and the delivery log."},
         {"name": "Comptes", "description": "Who am I; revoking one's token."},
         {"name": "Santé", "description": "For load balancers and operators: public."},
     ],
