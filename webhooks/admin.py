@@ -19,6 +19,8 @@ from .adresses import AdresseRefusee, verifier_url
 
 
 class AbonnementForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
+
     class Meta:
         model = AbonnementWebhook
         fields = ["url", "types", "description"]
