@@ -152,6 +152,9 @@ class Stack:
     def start_relay(self, **env: str) -> Process:
         return self._start("relay", [sys.executable, "manage.py", "relay"], env)
 
+    def start_webhooks(self, **env: str) -> Process:
+        return self._start("webhooks", [sys.executable, "manage.py", "webhooks"], env)
+
     def _start(self, name: str, args: list[str], env: dict[str, str]) -> Process:
         proc = Process(name, args, {**self.env, **env}, self.tmp_path)
         self.processes.append(proc)
