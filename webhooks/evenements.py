@@ -12,6 +12,7 @@ import logging
 from django.conf import settings
 from django.db import DatabaseError
 
+from messaging.config import Topology
 from messaging.consumer import ACK, DeadLetter, Delivery, Outcome, TransientError
 from metier.services.webhooks import EvenementRecu, enregistrer_evenements
 
@@ -19,6 +20,17 @@ log = logging.getLogger(__name__)
 
 TYPE_PREFIX = "fr.garage."
 _REQUIRED_STRINGS = ("id", "source", "type", "time", "subject")
+
+
+def topology() -> Topology:
+    """`garage.webhooks`, its dead letters and delay queues (same kinds as `garage`'s)."""
+    return Topology(
+        queue=settings.GARAGE_WEBHOOK_QUEUE,
+        queue_type=settings.GARAGE_QUEUE_TYPE,
+        delivery_limit=settings.GARAGE_DELIVERY_LIMIT,
+        retry_limit=settings.GARAGE_RETRY_LIMIT,
+        retry_base_ms=settings.GARAGE_RETRY_BASE_MS,
+    )
 
 
 class EvenementInvalide(ValueError):

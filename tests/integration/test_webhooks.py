@@ -6,10 +6,13 @@ the project's messaging module, as the event outbox will publish them."""
 
 from __future__ import annotations
 
+import io
+import re
 import time
 from collections import defaultdict
 
 import pytest
+from django.core.management import call_command
 
 from messaging.events import EventPublisher
 from metier.models import LivraisonWebhook
@@ -17,7 +20,7 @@ from metier.services import webhooks as service
 from tests.support.broker import rabbitmqctl
 from tests.support.stack import free_port, wait_until
 from tests.support.webhooks import Receiver, body, cloudevent
-from webhooks.management.commands.webhooks import topology
+from webhooks.evenements import topology
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.django_db(transaction=True)]
 
@@ -135,6 +138,13 @@ def test_a_malformed_event_is_dead_lettered_and_the_queue_is_bound_with_hash(
 
     wait_until(lambda: EvenementWebhook.objects.filter(id=good["id"]).exists(), timeout=10)
     assert vhost.depth("garage.webhooks") == 0
+    # The operator's commands cover the webhooks' queues.
+    out = io.StringIO()
+    call_command("queues", stdout=out)
+    assert re.search(r"^garage\.webhooks\.dlq\s+2$", out.getvalue(), re.M), out.getvalue()
+    out = io.StringIO()
+    call_command("dlq", "--queue", "garage.webhooks", "list", stdout=out)
+    assert "malformed event" in out.getvalue() and "2 dead letter(s)" in out.getvalue()
     # A second process declares the same queue and binding again: nothing breaks.
     second = stack.start_webhooks(**FAST)
     time.sleep(2)

@@ -1,16 +1,23 @@
 import json
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from messaging.deadletters import list_dead_letters, replay_dead_letters
 from pipeline.demandes import reopen_demandes
 from pipeline.messages import key_for
+from webhooks.evenements import topology as webhooks_topology
 
 
 class Command(BaseCommand):
     help = "Dead letters (`garage.dlq`): list them, show one, replay some or all."
 
     def add_arguments(self, parser):
+        parser.add_argument(
+            "--queue",
+            default=None,
+            help="whose dead letters: the main queue (default) or garage.webhooks",
+        )
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("list", help="one line per dead letter: position, message id, reason")
         show = sub.add_parser("show", help="one dead letter in full")
@@ -19,16 +26,21 @@ class Command(BaseCommand):
         replay.add_argument("message_ids", nargs="*", help="message ids to replay")
         replay.add_argument("--all", action="store_true", help="replay every dead letter")
 
-    def handle(self, *args, action: str, **options):
+    def handle(self, *args, action: str, queue: str | None = None, **options):
+        topo = None  # the main queue's
+        if queue == settings.GARAGE_WEBHOOK_QUEUE:
+            topo = webhooks_topology()
+        elif queue not in (None, settings.GARAGE_QUEUE):
+            raise CommandError(f"no dead letters kept for {queue!r}")
         if action == "list":
-            letters = list_dead_letters()
+            letters = list_dead_letters(topo=topo)
             for letter in letters:
                 self.stdout.write(
                     f"{letter.position:>5}  {letter.message_id or '-':<38} {letter.reason}"
                 )
             self.stdout.write(f"{len(letters)} dead letter(s)")
         elif action == "show":
-            letters = {letter.position: letter for letter in list_dead_letters()}
+            letters = {letter.position: letter for letter in list_dead_letters(topo=topo)}
             letter = letters.get(options["position"])
             if letter is None:
                 raise CommandError(f"no dead letter at position {options['position']}")
@@ -57,6 +69,9 @@ class Command(BaseCommand):
                 reopen_demandes(ids=[k for k in (key_for(x.message_id) for x in letters) if k])
 
             replayed = replay_dead_letters(
-                lambda letter: options["all"] or letter.message_id in wanted, before_replay=reopen
+                lambda letter: options["all"] or letter.message_id in wanted,
+                # The webhooks process records events, no repair request to reopen.
+                before_replay=reopen if topo is None else None,
+                topo=topo,
             )
             self.stdout.write(f"replayed {len(replayed)} dead letter(s)")

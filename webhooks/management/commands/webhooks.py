@@ -10,21 +10,10 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from messaging.config import Topology
 from messaging.events import EventConsumer
 from webhooks import evenements, livraison
 
 log = logging.getLogger(__name__)
-
-
-def topology() -> Topology:
-    return Topology(
-        queue=settings.GARAGE_WEBHOOK_QUEUE,
-        queue_type=settings.GARAGE_QUEUE_TYPE,
-        delivery_limit=settings.GARAGE_DELIVERY_LIMIT,
-        retry_limit=settings.GARAGE_RETRY_LIMIT,
-        retry_base_ms=settings.GARAGE_RETRY_BASE_MS,
-    )
 
 
 class Command(BaseCommand):
@@ -38,7 +27,7 @@ class Command(BaseCommand):
             evenements.handle_batch,
             exchange=settings.GARAGE_EVENTS_EXCHANGE,
             bindings=("#",),
-            topo=topology(),
+            topo=evenements.topology(),
             prefetch=200,
             batch_size=100,
         )
