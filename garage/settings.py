@@ -285,6 +285,8 @@ SPECTACULAR_SETTINGS = {
         "DevisStatutEnum": "metier.models_devis.Devis.Statut",
         "OrigineEnum": "metier.models.Origine",
         "ApprobationEnum": "metier.models.Approbation",
+        "AbonnementWebhookStatutEnum": "metier.models_webhooks.AbonnementWebhook.Statut",
+        "LivraisonWebhookStatutEnum": "metier.models_webhooks.LivraisonWebhook.Statut",
     },
     # The schema and its page are public; everything they describe is not.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
