@@ -346,6 +346,8 @@ GARAGE_WEBHOOK_QUEUE = os.environ.get("GARAGE_WEBHOOK_QUEUE", "garage.webhooks")
 # Deliveries to loopback, private, link-local addresses: off (server-side request forgery).
 GARAGE_WEBHOOK_ALLOW_PRIVATE = env_bool("GARAGE_WEBHOOK_ALLOW_PRIVATE", False)
 GARAGE_WEBHOOK_TIMEOUT = env_float("GARAGE_WEBHOOK_TIMEOUT", 10.0)  # seconds per attempt
+# Senders of the delivery loop: one subscription is served by one at a time, in order.
+GARAGE_WEBHOOK_CONCURRENCY = env_int("GARAGE_WEBHOOK_CONCURRENCY", 4)
 # Retries: base * 2^(n-1) seconds after the n-th failure, capped, with jitter.
 GARAGE_WEBHOOK_RETRY_BASE_S = env_float("GARAGE_WEBHOOK_RETRY_BASE_S", 5.0)
 GARAGE_WEBHOOK_RETRY_CAP_S = env_float("GARAGE_WEBHOOK_RETRY_CAP_S", 3600.0)

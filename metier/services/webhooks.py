@@ -22,6 +22,7 @@ import base64
 import random
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -203,10 +204,15 @@ def enregistrer_evenements(evenements: list[EvenementRecu]) -> int:
 
 # --- What is due, and what an attempt did -------------------------------------------------------
 def livraisons_dues(
-    *, maintenant: datetime | None = None, limite: int = 100, attente_trou: float | None = None
+    *,
+    maintenant: datetime | None = None,
+    limite: int = 100,
+    attente_trou: float | None = None,
+    sauf_abonnements: Iterable[int] = (),
 ) -> QuerySet[LivraisonWebhook]:
-    """Deliveries to send now: pending, of an active subscription, their time come, first of
-    their (subscription, subject), and not waiting for a missing predecessor event."""
+    """Deliveries to send now: pending, of an active subscription (not one of
+    `sauf_abonnements`), their time come, first of their (subscription, subject), and not
+    waiting for a missing predecessor event."""
     now = maintenant or timezone.now()
     gap = attente_trou if attente_trou is not None else settings.GARAGE_WEBHOOK_GAP_WAIT_S
     pending = LivraisonWebhook.Statut.EN_ATTENTE
@@ -233,6 +239,7 @@ def livraisons_dues(
             abonnement__statut=AbonnementWebhook.Statut.ACTIF,
             prochain_essai__lte=now,
         )
+        .exclude(abonnement_id__in=list(sauf_abonnements))
         .exclude(Exists(earlier_pending))
         .exclude(waiting_for_gap)
         .select_related("abonnement", "evenement")

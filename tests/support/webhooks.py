@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +37,7 @@ class Receiver:
     def __init__(self, port: int = 0, secret: str | None = None) -> None:
         self.secret = secret
         self.status = 200
+        self.delay = 0.0  # seconds before answering (a slow receiver)
         self.received: list[dict] = []  # {"headers", "body", "event"}
         self.bad_signatures: list[str] = []
         self.lock = threading.Lock()
@@ -53,6 +55,8 @@ class Receiver:
                     self.send_response(401)
                     self.end_headers()
                     return
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 status = receiver.status
                 if 200 <= status < 300:
                     with receiver.lock:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from metier.models import AbonnementWebhook, EvenementWebhook, LivraisonWebhook
 from metier.services import webhooks as service
 from tests.support.accounts import make_account, token_client
 from tests.support.api_cases import APIViewTestCases
+from tests.support.stack import wait_until
 from tests.support.webhooks import Receiver, body, cloudevent
 from webhooks import adresses, evenements, livraison
 
@@ -501,3 +503,25 @@ def test_the_admin_refuses_a_private_url_and_shows_the_secret_once(client, admin
     assert abonnement.secret in response.content.decode()
     log = client.get(reverse("admin:metier_livraisonwebhook_changelist"))
     assert log.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_receiver_holds_up_only_its_own_deliveries(settings):
+    settings.GARAGE_WEBHOOK_ALLOW_PRIVATE = True
+    slow, fast = Receiver(), Receiver()
+    slow.delay = 2
+    try:
+        slow.secret = _abonnement(url=slow.url).secret
+        fast.secret = _abonnement(url=fast.url).secret
+        record(*(cloudevent("a.b", f"a/{n}", 1) for n in range(3)))
+        livreur = livraison.Livreur(senders=2)
+        started = time.monotonic()
+        assert livreur.tour() == 2
+        assert livreur.tour() == 0  # both subscriptions have their sender
+        wait_until(lambda: len(fast.received) == 3, timeout=5)
+        assert time.monotonic() - started < 1.5  # not behind the slow one's 2 s answers
+        livreur.close()
+        assert len(slow.received) == 3 and not slow.bad_signatures and not fast.bad_signatures
+    finally:
+        slow.close()
+        fast.close()
