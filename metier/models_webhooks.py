@@ -18,6 +18,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from .chiffrement import dechiffrer
+
 
 class AbonnementWebhook(models.Model):
     class Statut(models.TextChoices):
@@ -28,8 +30,8 @@ class AbonnementWebhook(models.Model):
     types = models.JSONField(
         default=list, help_text="Patterns on routing keys: `reparation.*`, `facture.emise`, `#`"
     )
-    # Never shown again after creation (API and admin); the delivery loop signs with it.
-    secret = models.CharField(max_length=100, editable=False)
+    # Encrypted (metier/chiffrement.py); shown once, to its creator; `secret` decrypts it.
+    secret_chiffre = models.TextField(editable=False)
     description = models.CharField(max_length=200, blank=True)
     statut = models.CharField(max_length=10, choices=Statut.choices, default=Statut.ACTIF)
     motif_pause = models.CharField(max_length=300, blank=True)
@@ -47,6 +49,11 @@ class AbonnementWebhook(models.Model):
 
     def __str__(self) -> str:
         return f"{self.url} ({self.get_statut_display()})"
+
+    @property
+    def secret(self) -> str:
+        """The signing secret in clear (`whsec_...`), for the delivery loop."""
+        return dechiffrer(self.secret_chiffre)
 
 
 class EvenementWebhook(models.Model):

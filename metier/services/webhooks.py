@@ -33,6 +33,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from ..chiffrement import chiffrer, rechiffrer
 from ..models_webhooks import (
     AbonnementWebhook,
     EvenementWebhook,
@@ -100,7 +101,10 @@ def create_abonnement(*, url: str, types: Any, description: str = "") -> Abonnem
     The URL's address is checked by the caller (webhooks.adresses: it needs DNS)."""
     return save(
         AbonnementWebhook(
-            url=url, types=valider_types(types), description=description, secret=nouveau_secret()
+            url=url,
+            types=valider_types(types),
+            description=description,
+            secret_chiffre=chiffrer(nouveau_secret()),
         )
     )
 
@@ -115,6 +119,18 @@ def update_abonnement(*, abonnement: AbonnementWebhook, **fields: Any) -> Abonne
     for name, value in fields.items():
         setattr(abonnement, name, value)
     return save(abonnement)
+
+
+@transaction.atomic
+def rechiffrer_secrets() -> int:
+    """Every secret encrypted again with the current DJANGO_SECRET_KEY (after a rotation,
+    before the old key leaves SECRET_KEY_FALLBACKS); returns how many."""
+    count = 0
+    for abonnement in AbonnementWebhook.objects.select_for_update():
+        abonnement.secret_chiffre = rechiffrer(abonnement.secret_chiffre)
+        abonnement.save(update_fields=["secret_chiffre"])
+        count += 1
+    return count
 
 
 def delete_abonnement(*, abonnement: AbonnementWebhook) -> None:

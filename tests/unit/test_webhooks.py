@@ -5,12 +5,15 @@ HTTP receiver (http.server) that verifies them with the standardwebhooks library
 from __future__ import annotations
 
 import base64
+import io
 import ipaddress
 import json
 import time
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -66,6 +69,24 @@ def test_secret_is_whsec_and_base64():
     secret = service.nouveau_secret()
     assert secret.startswith("whsec_")
     assert len(base64.b64decode(secret.removeprefix("whsec_"))) == 32
+
+
+@pytest.mark.django_db
+def test_the_secret_is_stored_encrypted_and_survives_a_key_rotation(settings):
+    abonnement = _abonnement()
+    secret = abonnement.secret
+    stored = AbonnementWebhook.objects.values_list("secret_chiffre", flat=True).get()
+    assert secret not in stored and secret.removeprefix("whsec_") not in stored
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    assert AbonnementWebhook.objects.get().secret == secret
+    call_command("webhooks", "--rechiffrer", stdout=io.StringIO())
+    settings.SECRET_KEY_FALLBACKS = []
+    assert AbonnementWebhook.objects.get().secret == secret  # now under the new key only
+    settings.SECRET_KEY = old_key
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY_FALLBACKS"):
+        AbonnementWebhook.objects.get().secret  # noqa: B018
 
 
 # --- SSRF guard ---------------------------------------------------------------------------------

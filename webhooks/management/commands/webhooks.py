@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from messaging.events import EventConsumer
+from metier.services import webhooks as service
 from webhooks import evenements, livraison
 
 log = logging.getLogger(__name__)
@@ -21,8 +22,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--no-delivery", action="store_true", help="record only; send nothing")
+        parser.add_argument(
+            "--rechiffrer",
+            action="store_true",
+            help="encrypt every subscription's secret again with the current secret key "
+            "(after a key rotation), then exit",
+        )
 
-    def handle(self, *args, no_delivery: bool = False, **options):
+    def handle(self, *args, no_delivery: bool = False, rechiffrer: bool = False, **options):
+        if rechiffrer:
+            count = service.rechiffrer_secrets()
+            self.stdout.write(f"{count} secret(s) encrypted with the current key")
+            return
         consumer = EventConsumer(
             evenements.handle_batch,
             exchange=settings.GARAGE_EVENTS_EXCHANGE,
