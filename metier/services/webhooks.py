@@ -283,8 +283,28 @@ def delai_avant_essai(
     fifth left to chance so that many deliveries failing together do not come back at once."""
     base = settings.GARAGE_WEBHOOK_RETRY_BASE_S if base is None else base
     plafond = settings.GARAGE_WEBHOOK_RETRY_CAP_S if plafond is None else plafond
-    delay = min(plafond, base * 2 ** max(0, tentatives - 1))
+    delay = min(plafond, base * 2 ** min(max(0, tentatives - 1), 40))  # 2^40 s: capped anyway
     return delay * random.uniform(0.8, 1.0)
+
+
+@transaction.atomic
+def purger(*, avant: datetime) -> tuple[int, int]:
+    """Forgets deliveries delivered before `avant`, then the events left with no delivery
+    that were received before it; returns (deliveries, events) removed. Pending deliveries
+    are never removed (a paused subscription keeps them until it resumes or is deleted)."""
+    _, livraisons = LivraisonWebhook.objects.filter(
+        statut=LivraisonWebhook.Statut.LIVREE, livree_le__lt=avant
+    ).delete()
+    _, evenements = (
+        EvenementWebhook.objects.filter(recu_le__lt=avant)
+        .exclude(Exists(LivraisonWebhook.objects.filter(evenement_id=OuterRef("pk"))))
+        .delete()
+    )
+    # (the counts per model: a delivery's attempts go with it)
+    return (
+        livraisons.get(LivraisonWebhook._meta.label, 0),
+        evenements.get(EvenementWebhook._meta.label, 0),
+    )
 
 
 @transaction.atomic

@@ -376,6 +376,23 @@ def test_failures_back_off_exponentially(settings):
 
 
 @pytest.mark.django_db
+def test_delivered_deliveries_are_purged_pending_ones_kept():
+    _abonnement()
+    record(cloudevent("a.b", "a/1", 1), cloudevent("a.b", "a/2", 1))
+    first, _second = LivraisonWebhook.objects.order_by("id")
+    service.noter_succes(livraison=first, code=200, duree_ms=1)
+    LivraisonWebhook.objects.filter(pk=first.pk).update(
+        livree_le=timezone.now() - timedelta(days=40)
+    )
+    EvenementWebhook.objects.update(recu_le=timezone.now() - timedelta(days=40))
+    out = io.StringIO()
+    call_command("webhooks", "--purger-jours", "30", stdout=out)
+    assert "removed 1 delivered deliveries, 1 events" in out.getvalue()
+    assert list(LivraisonWebhook.objects.values_list("sujet", flat=True)) == ["a/2"]
+    assert service.delai_avant_essai(5000) <= 3600  # no overflow, however many attempts
+
+
+@pytest.mark.django_db
 def test_a_subscription_failing_for_24h_and_10_times_is_paused(settings):
     settings.GARAGE_WEBHOOK_PAUSE_AFTER_S = 24 * 3600
     settings.GARAGE_WEBHOOK_PAUSE_FAILURES = 10

@@ -6,9 +6,11 @@ a thread sends the deliveries (webhooks/livraison.py)."""
 
 import logging
 import threading
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from messaging.events import EventConsumer
 from metier.services import webhooks as service
@@ -23,6 +25,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--no-delivery", action="store_true", help="record only; send nothing")
         parser.add_argument(
+            "--purger-jours",
+            type=int,
+            default=None,
+            metavar="N",
+            help="forget deliveries delivered more than N days ago (and their events), then "
+            "exit: for cron",
+        )
+        parser.add_argument(
             "--rechiffrer",
             action="store_true",
             help="encrypt every subscription's secret again with the current secret key "
@@ -30,6 +40,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, no_delivery: bool = False, rechiffrer: bool = False, **options):
+        if options["purger_jours"] is not None:
+            avant = timezone.now() - timedelta(days=options["purger_jours"])
+            livraisons, events = service.purger(avant=avant)
+            self.stdout.write(f"removed {livraisons} delivered deliveries, {events} events")
+            return
         if rechiffrer:
             count = service.rechiffrer_secrets()
             self.stdout.write(f"{count} secret(s) encrypted with the current key")
