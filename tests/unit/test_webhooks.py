@@ -563,3 +563,53 @@ def test_a_slow_receiver_holds_up_only_its_own_deliveries(settings):
     finally:
         slow.close()
         fast.close()
+
+
+def _self_signed(tmp_path) -> tuple[str, str]:
+    """A certificate for `localhost` that no authority signed, and its key (PEM files)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = timezone.now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+@pytest.mark.django_db
+def test_https_verifies_the_receivers_certificate(settings, receiver, tmp_path):
+    import ssl
+
+    settings.GARAGE_WEBHOOK_ALLOW_PRIVATE = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*_self_signed(tmp_path))
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    abonnement = _abonnement(url=f"https://localhost:{receiver.port}/hook")
+    receiver.secret = abonnement.secret
+    record(cloudevent("a.b", "a/1", 1))
+    livraison.tour()
+    row = LivraisonWebhook.objects.get()
+    assert receiver.received == []
+    assert row.statut == "en_attente" and "CERTIFICATE_VERIFY_FAILED" in row.derniere_erreur
