@@ -53,10 +53,12 @@ def lire(body: bytes) -> EvenementRecu:
         value = event.get(name)
         if not isinstance(value, str) or not value.strip() or len(value) > 100:
             raise EvenementInvalide(f"`{name}` must be a non-empty string (at most 100)")
+        if not value.isprintable():
+            raise EvenementInvalide(f"`{name}` holds control characters")
     if not event["type"].startswith(TYPE_PREFIX) or len(event["type"]) == len(TYPE_PREFIX):
         raise EvenementInvalide(f"`type` must be {TYPE_PREFIX}<routing key>")
     sequence = event.get("sequence")
-    if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 1:
+    if isinstance(sequence, bool) or not isinstance(sequence, int) or not 1 <= sequence < 2**63:
         raise EvenementInvalide("`sequence` must be a whole number from 1")
     if "data" in event and not isinstance(event["data"], dict | list):
         raise EvenementInvalide("`data` must be a JSON object")

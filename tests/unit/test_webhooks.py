@@ -301,6 +301,8 @@ def test_each_matching_subscription_gets_one_delivery_even_when_redelivered():
         json.dumps({k: v for k, v in cloudevent("a.b", "a/1", 1).items() if k != "id"}),
         json.dumps({**cloudevent("a.b", "a/1", 1), "sequence": "1"}),
         json.dumps({**cloudevent("a.b", "a/1", 1), "sequence": 0}),
+        json.dumps({**cloudevent("a.b", "a/1", 1), "sequence": 2**64}),
+        json.dumps({**cloudevent("a.b", "a/1", 1), "subject": "a/\u0000"}),
         json.dumps({**cloudevent("a.b", "a/1", 1), "type": "com.other.a.b"}),
         json.dumps({k: v for k, v in cloudevent("a.b", "a/1", 1).items() if k != "subject"}),
     ],
