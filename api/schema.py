@@ -60,6 +60,8 @@ TAGS = {
     "remboursement": "Remboursements",
     "consentement": "Clients",
     "rappel": "Voitures",
+    "webhook": "Webhooks",
+    "webhook-livraison": "Webhooks",
     "auth": "Comptes",
     "health": "Santé",
 }

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework import routers
 
-from . import views
+from . import views, views_webhooks
 
 
 class APIRootView(routers.APIRootView):
@@ -27,5 +27,9 @@ router.register("remboursement", views.RemboursementViewSet, basename="rembourse
 router.register("devis", views.DevisViewSet, basename="devis")
 router.register("consentement", views.ConsentementViewSet, basename="consentement")
 router.register("rappel", views.RappelViewSet, basename="rappel")
+router.register("webhook", views_webhooks.AbonnementWebhookViewSet, basename="webhook")
+router.register(
+    "webhook-livraison", views_webhooks.LivraisonWebhookViewSet, basename="webhook-livraison"
+)
 
 urlpatterns = [path("", include(router.urls))]

@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "portail",
     "atelier",
     "notifications",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -293,6 +294,8 @@ SPECTACULAR_SETTINGS = {
         "DevisStatutEnum": "metier.models_devis.Devis.Statut",
         "OrigineEnum": "metier.models.Origine",
         "ApprobationEnum": "metier.models.Approbation",
+        "AbonnementWebhookStatutEnum": "metier.models_webhooks.AbonnementWebhook.Statut",
+        "LivraisonWebhookStatutEnum": "metier.models_webhooks.LivraisonWebhook.Statut",
     },
     # The schema and its page are public; everything they describe is not.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
@@ -320,6 +323,7 @@ SPECTACULAR_SETTINGS = {
             "name": "Remboursements",
             "description": "Refunds of what credit notes cancelled of paid invoices (append-only).",
         },
+        {"name": "Webhooks", "description": "Subscriptions to events, and the delivery log."},
         {"name": "Comptes", "description": "Who am I; revoking one's token."},
         {"name": "Santé", "description": "For load balancers and operators: public."},
     ],
@@ -351,6 +355,24 @@ GARAGE_RELAY_REQUEUE_AFTER = env_int("GARAGE_RELAY_REQUEUE_AFTER", 3600)
 GARAGE_CONNECT_TIMEOUT = env_float("GARAGE_CONNECT_TIMEOUT", 2.0)
 GARAGE_HEARTBEAT = env_int("GARAGE_HEARTBEAT", 30)
 GARAGE_MAX_MESSAGE_BYTES = env_int("GARAGE_MAX_MESSAGE_BYTES", 16 * 1024)
+
+# --- Webhooks (webhooks/, README "Webhooks"): the `webhooks` process ---
+GARAGE_WEBHOOK_QUEUE = os.environ.get("GARAGE_WEBHOOK_QUEUE", "garage.webhooks")
+# Deliveries to loopback, private, link-local addresses: off (server-side request forgery).
+GARAGE_WEBHOOK_ALLOW_PRIVATE = env_bool("GARAGE_WEBHOOK_ALLOW_PRIVATE", False)
+GARAGE_WEBHOOK_TIMEOUT = env_float("GARAGE_WEBHOOK_TIMEOUT", 10.0)  # seconds per attempt
+# Senders of the delivery loop: one subscription is served by one at a time, in order.
+GARAGE_WEBHOOK_CONCURRENCY = env_int("GARAGE_WEBHOOK_CONCURRENCY", 4)
+# Retries: base * 2^(n-1) seconds after the n-th failure, capped, with jitter.
+GARAGE_WEBHOOK_RETRY_BASE_S = env_float("GARAGE_WEBHOOK_RETRY_BASE_S", 5.0)
+GARAGE_WEBHOOK_RETRY_CAP_S = env_float("GARAGE_WEBHOOK_RETRY_CAP_S", 3600.0)
+# Paused when failing for this long (seconds) with at least this many failures in a row.
+GARAGE_WEBHOOK_PAUSE_AFTER_S = env_float("GARAGE_WEBHOOK_PAUSE_AFTER_S", 24 * 3600.0)
+GARAGE_WEBHOOK_PAUSE_FAILURES = env_int("GARAGE_WEBHOOK_PAUSE_FAILURES", 10)
+# An event whose predecessor (sequence - 1) on its subject has not arrived waits this long.
+GARAGE_WEBHOOK_GAP_WAIT_S = env_float("GARAGE_WEBHOOK_GAP_WAIT_S", 60.0)
+GARAGE_WEBHOOK_POLL_S = env_float("GARAGE_WEBHOOK_POLL_S", 0.5)  # idle delivery loop
+GARAGE_WEBHOOK_MAX_EVENT_BYTES = env_int("GARAGE_WEBHOOK_MAX_EVENT_BYTES", 256 * 1024)
 
 # --- The garage, as its staff see it (admin title, workshop board) ---
 GARAGE_NOM = os.environ.get("GARAGE_NOM", "").strip() or "Garage"
@@ -460,6 +482,7 @@ GARAGE_EVENT_QUEUES = {
         "devis.envoye",
         "rappel.du",
     ],
+    GARAGE_WEBHOOK_QUEUE: ["#"],  # every event: the subscriptions choose (webhooks/)
 }
 GARAGE_NOTIFIER_BATCH_SIZE = env_int("GARAGE_NOTIFIER_BATCH_SIZE", 20)
 # The customer's pages are linked from messages: the public address of the site.

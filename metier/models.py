@@ -459,7 +459,16 @@ from .models_facturation import (  # noqa: E402
     Remboursement,
 )
 
+# --- Webhooks (issue 12, part 3): subscriptions and their delivery log --------------------
+from .models_webhooks import (  # noqa: E402
+    AbonnementWebhook,
+    EvenementWebhook,
+    LivraisonWebhook,
+    TentativeWebhook,
+)
+
 __all__ = [
+    "AbonnementWebhook",
     "Approbation",
     "Avoir",
     "Client",
@@ -469,16 +478,19 @@ __all__ = [
     "Devis",
     "DevisLigne",
     "EcritureJournal",
+    "EvenementWebhook",
     "Facture",
     "LigneAvoir",
     "LigneFacture",
     "LigneMainOeuvre",
     "LignePiece",
+    "LivraisonWebhook",
     "Origine",
     "Paiement",
     "Piece",
     "Remboursement",
     "Reparation",
+    "TentativeWebhook",
     "Transition",
     "Voiture",
 ]

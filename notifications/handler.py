@@ -29,6 +29,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django.urls import reverse
 
 from messaging.consumer import ACK, DeadLetter, Delivery, Outcome, Retry, TransientError
+from metier.chiffrement import DEVIS_LIEN, dechiffrer
 from metier.models import Client, Devis, Notification, Rappel, Reparation
 from metier.services import notifications as records
 from pipeline.events import TYPE_PREFIX
@@ -133,7 +134,8 @@ def target(kind: str, data: dict[str, Any]) -> Cible | None:
         rep = devis.reparation
         voiture = rep.voiture
         client = voiture.client if voiture else None
-        lien = settings.GARAGE_URL_PUBLIQUE + reverse("portail:devis", args=[data["jeton"]])
+        jeton = dechiffrer(data["jeton_chiffre"], DEVIS_LIEN)
+        lien = settings.GARAGE_URL_PUBLIQUE + reverse("portail:devis", args=[jeton])
         ctx = {
             **common,
             **_car(voiture),

@@ -69,10 +69,11 @@ def _devis(statut: str, jeton: bool = False) -> dict[str, Any]:
         "valide_jusqu_au": DATE,
     }
     if jeton:
-        props["jeton"] = {
+        props["jeton_chiffre"] = {
             "type": "string",
-            "description": "the approval link's signed value: the customer's page is "
-            "/devis/<jeton>/ (a capability: whoever holds it may answer the estimate)",
+            "description": "the approval link's signed value, encrypted with a key derived "
+            "from the garage's secret key (Fernet): only the notifier reads it, to send the "
+            "customer their page /devis/<jeton>/; other subscribers cannot",
         }
     return _obj(props)
 

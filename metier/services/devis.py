@@ -38,6 +38,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from .. import evenements
+from ..chiffrement import DEVIS_LIEN, chiffrer
 from ..models import (
     Approbation,
     CompteurDevis,
@@ -266,13 +267,16 @@ def envoyer_devis(*, devis: Devis, par: Any = None) -> tuple[Devis, str]:
     devis.envoye_par = par
     devis.save(update_fields=["jeton_hash", "statut", "envoye_le", "envoye_par"])
     jeton = signing.dumps({"d": devis.pk, "t": token}, salt=SALT)
-    _evenement(devis, "devis.envoye", jeton=jeton)
+    # Encrypted: every subscriber (webhooks included) gets the event, only the notifier
+    # (which holds the secret key) may read the customer's link.
+    _evenement(devis, "devis.envoye", jeton_chiffre=chiffrer(jeton, DEVIS_LIEN))
     return devis, jeton
 
 
 def _evenement(devis: Devis, type_: str, **extra: Any) -> None:
-    """`devis.envoye` carries the link's signed value (`jeton`): the notifier sends the
-    customer their link, which is shown nowhere else (only its hash is stored)."""
+    """`devis.envoye` carries the link's signed value, encrypted (`jeton_chiffre`): the
+    notifier sends the customer their link, which is shown nowhere else (only its hash is
+    stored), and no other subscriber can read it."""
     reparation = devis.reparation
     client_id = reparation.voiture.client_id if reparation.voiture_id else None
     evenements.enregistrer(

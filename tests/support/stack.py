@@ -144,6 +144,9 @@ class Stack:
     def start_notifier(self, **env: str) -> Process:
         return self._start("notifier", [sys.executable, "manage.py", "notifier"], env)
 
+    def start_webhooks(self, **env: str) -> Process:
+        return self._start("webhooks", [sys.executable, "manage.py", "webhooks"], env)
+
     def _start(self, name: str, args: list[str], env: dict[str, str]) -> Process:
         proc = Process(name, args, {**self.env, **env}, self.tmp_path)
         self.processes.append(proc)

@@ -102,7 +102,11 @@ def test_payment_and_estimate_events():
     devis = services.create_devis(reparation=other)
     devis, jeton = services.envoyer_devis(devis=devis)
     [envoye] = Evenement.objects.filter(type="devis.envoye")
-    assert envoye.donnees["jeton"] == jeton and envoye.sujet == f"devis/{devis.pk}"
+    from metier.chiffrement import DEVIS_LIEN, dechiffrer
+
+    assert "jeton" not in envoye.donnees and jeton not in str(envoye.donnees)
+    assert dechiffrer(envoye.donnees["jeton_chiffre"], DEVIS_LIEN) == jeton
+    assert envoye.sujet == f"devis/{devis.pk}"
 
 
 def test_listeners_hear_only_committed_events():

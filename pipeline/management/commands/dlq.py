@@ -15,6 +15,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
+        parser.add_argument(
+            "--queue",
+            default=None,
+            help="whose dead letters: the main queue (default) or garage.webhooks",
+        )
         sub = parser.add_subparsers(dest="action", required=True)
         listing = sub.add_parser("list", help="one line per dead letter: position, id, reason")
         show = sub.add_parser("show", help="one dead letter in full")
