@@ -177,16 +177,22 @@ class EvenementRecu:
 
 @transaction.atomic
 def enregistrer_evenements(evenements: list[EvenementRecu]) -> int:
-    """Records the events (those already known are skipped) and one delivery for each
-    subscription, active or paused, whose patterns match; returns how many deliveries are
-    new. One transaction: the caller acks the messages after it."""
+    """Records the events some subscription wants (those already known are skipped) and one
+    delivery for each subscription, active or paused, whose patterns match; returns how
+    many deliveries are new. One transaction: the caller acks the messages after it."""
     if not evenements:
         return 0
-    ids = {e.id for e in evenements}
+    abonnements = list(AbonnementWebhook.objects.all())
+    # An event no subscription wants is not kept: most events of a busy garage (every
+    # repair's planning) would otherwise be copied here for nobody.
+    wanted = [e for e in evenements if any(abonne_a(a, e.cle) for a in abonnements)]
+    if not wanted:
+        return 0
+    ids = {e.id for e in wanted}
     known = set(EvenementWebhook.objects.filter(id__in=ids).values_list("id", flat=True))
     now = timezone.now()
     fresh: dict[str, EvenementRecu] = {}
-    for e in evenements:
+    for e in wanted:
         if e.id not in known and e.id not in fresh:
             fresh[e.id] = e
     EvenementWebhook.objects.bulk_create(
@@ -198,7 +204,6 @@ def enregistrer_evenements(evenements: list[EvenementRecu]) -> int:
         ],
         ignore_conflicts=True,  # another webhooks process recorded it meanwhile
     )
-    abonnements = list(AbonnementWebhook.objects.all())
     # Only new events get deliveries (a known one got them in the transaction that recorded
     # it); two webhooks processes racing on one event are kept apart by the unique constraint.
     livraisons = [

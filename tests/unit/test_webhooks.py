@@ -292,6 +292,15 @@ def test_each_matching_subscription_gets_one_delivery_even_when_redelivered():
     assert EvenementWebhook.objects.count() == 1
 
 
+@pytest.mark.django_db
+def test_an_event_no_subscription_wants_is_not_kept():
+    _abonnement(types=("facture.emise",))
+    record(cloudevent("reparation.planifiee", "reparation/7", 1))
+    assert EvenementWebhook.objects.count() == 0 and LivraisonWebhook.objects.count() == 0
+    record(cloudevent("facture.emise", "facture/3", 1))
+    assert EvenementWebhook.objects.count() == 1 and LivraisonWebhook.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -310,6 +319,7 @@ def test_each_matching_subscription_gets_one_delivery_even_when_redelivered():
 @pytest.mark.django_db
 def test_a_malformed_event_is_dead_lettered(raw):
     raw = raw if isinstance(raw, bytes) else raw.encode()
+    _abonnement()  # someone wants the good one
     good = cloudevent("piece.recue", "piece/1", 1)
     outcomes = evenements.handle_batch([delivery(raw, 1), delivery(body(good), 2)])
     assert isinstance(outcomes[0], DeadLetter) and "malformed event" in outcomes[0].reason
