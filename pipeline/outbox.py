@@ -163,12 +163,9 @@ def _events_publisher() -> _AfterCommitPublisher:
 
 
 def _mark_events(*, ids: list) -> int:
-    """Marks from the publisher thread, then lets its database connection go: events come
-    in bursts, and a thread's idle connection would be held for the process's lifetime."""
-    try:
-        return events.mark_published(ids=ids)
-    finally:
-        connection.close()
+    # The marker thread keeps its connection while busy (a new one per batch cost a
+    # PostgreSQL backend each time) and lets it go after 5 s idle, or on stop().
+    return events.mark_published(ids=ids)
 
 
 def publish_events_after_commit(committed: list) -> None:
