@@ -10,7 +10,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import limits
@@ -400,8 +401,19 @@ class Demande(models.Model):
     description = models.TextField(
         "plainte du client", blank=True, max_length=limits.DESCRIPTION_MAX
     )
-    cle_idempotence = models.CharField(
-        "clé d'idempotence", max_length=255, null=True, blank=True, unique=True
+    # Who sent it. An idempotency key belongs to its sender: the same key from another
+    # client is another request (unique on (demandeur, key) below), never a way to read one.
+    demandeur = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="demandeur",
+    )
+    # NULL, not "": a request without a key is outside the unique constraint.
+    cle_idempotence = models.CharField(  # noqa: DJ001
+        "clé d'idempotence", max_length=255, null=True, blank=True
     )
     statut = models.CharField(
         "statut", max_length=10, choices=Statut.choices, default=Statut.ACCEPTEE
@@ -415,6 +427,16 @@ class Demande(models.Model):
         verbose_name = "demande"
         verbose_name_plural = "demandes"
         ordering = ["cree_le", "id"]
+        constraints = [
+            # One request per key and sender. Coalesce: requests with no sender (the
+            # seed's producer, a deleted account) share one key space instead of none.
+            models.UniqueConstraint(
+                Coalesce("demandeur", Value(0)),
+                "cle_idempotence",
+                name="demande_cle_par_demandeur",
+                condition=Q(cle_idempotence__isnull=False),
+            ),
+        ]
         indexes = [
             # The board's and metrics' windows ("accepted in the last 5 minutes, per minute")
             # and the API's default order: a range, not a scan of every request ever made.

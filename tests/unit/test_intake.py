@@ -71,3 +71,25 @@ def test_idempotency_key(api, piece):
     other = api.get(f"/reparation/{piece.pk}/6/", **h)
     assert other.status_code == 409
     assert Demande.objects.count() == 1
+
+
+def test_idempotency_key_is_per_client(piece):
+    """Issue 15, finding 9: another account re-sending a user's key and body gets its own
+    request, never the user's (its description, status, repair), and no 409 oracle."""
+    from tests.support.accounts import make_account, token_client
+
+    _, t1 = make_account("accueil")
+    _, t2 = make_account(perms=("metier.add_demande",))
+    h = {"HTTP_IDEMPOTENCY_KEY": "shared-key"}
+    body = {"piece": piece.pk, "duree": 5, "description": "bruit de la cliente Durand"}
+    first = token_client(t1).post("/reparation/", body, format="json", **h)
+    stolen = token_client(t2).post("/reparation/", body, format="json", **h)
+    assert first.status_code == stolen.status_code == 202
+    assert stolen.json()["id"] != first.json()["id"]
+    # The same key with another body: a 409 for its owner, nothing to learn for the other.
+    other = {"piece": piece.pk, "duree": 7}
+    assert token_client(t1).post("/reparation/", other, format="json", **h).status_code == 409
+    h3 = {"HTTP_IDEMPOTENCY_KEY": "only-t1"}
+    token_client(t1).post("/reparation/", body, format="json", **h3)
+    assert token_client(t2).post("/reparation/", other, format="json", **h3).status_code == 202
+    assert Demande.objects.filter(cle_idempotence="shared-key").count() == 2
