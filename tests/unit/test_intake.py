@@ -93,3 +93,17 @@ def test_idempotency_key_is_per_client(piece):
     token_client(t1).post("/reparation/", body, format="json", **h3)
     assert token_client(t2).post("/reparation/", other, format="json", **h3).status_code == 202
     assert Demande.objects.filter(cle_idempotence="shared-key").count() == 2
+
+
+@pytest.mark.parametrize("text", ["\ud800", "a\udfffb", "a\x00b"])
+def test_unstorable_text_is_a_400_naming_the_field(api, piece, text):
+    """Issue 15, finding 6, at the API: refused (by the serializers' text fields) before
+    anything is stored, never a 500 or a retry."""
+    import json
+
+    body = json.dumps({"piece": piece.pk, "duree": 1, "description": text})
+    r = api.generic("POST", "/reparation/", body, content_type="application/json")
+    assert r.status_code == 400 and list(r.json()) == ["description"], r.content
+    r = api.generic("POST", "/api/client/", json.dumps({"nom": text}), "application/json")
+    assert r.status_code == 400 and list(r.json()) == ["nom"], r.content
+    assert Demande.objects.count() == 0
