@@ -26,3 +26,6 @@ ID_MAX = 2**62 - 1
 # Money and stock.
 PRIX_MAX = Decimal("99999999.99")
 QUANTITE_STOCK_MAX = 1_000_000  # initial stock of a part, or one delivery
+
+# A registration plate, once written canonically (letters and digits only).
+IMMATRICULATION_MAX = 15

@@ -16,17 +16,15 @@ from django.utils import timezone
 
 from . import limits
 
+# `ab-123 cd`, `ＡＢ-１２３-ＣＤ` and `AB123CD` are one plate: see metier/immatriculation.py.
+from .immatriculation import normalise_immatriculation  # noqa: F401 (re-exported)
+
 NOM_MAX = 100
 
 # A VIN: 17 characters, digits and capitals without I, O and Q (ISO 3779).
 VIN_RE = r"^[A-HJ-NPR-Z0-9]{17}$"
 # A phone number as people write it: digits with spaces, dots, dashes, an optional leading +.
 TELEPHONE_RE = r"^\+?[0-9][0-9 .\-]{5,22}[0-9]$"
-
-
-def normalise_immatriculation(value: str) -> str:
-    """`ab-123 cd` and `AB123CD` are the same plate: capitals, no separators."""
-    return "".join(ch for ch in value.upper() if ch.isalnum())
 
 
 class Approbation(models.TextChoices):
