@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "observability",
     "portail",
     "atelier",
+    "axes",  # last: failed logins counted, lockouts (access/lockout.py)
 ]
 
 MIDDLEWARE = [
@@ -132,6 +133,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "garage.middleware.StaffLanguageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: answers a locked-out login with the 429 page (AXES_LOCKOUT_TEMPLATE).
+    "axes.middleware.AxesMiddleware",
+]
+
+# Password guessing (issue 15): a login is checked by django-axes first, then by Django.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "garage.urls"
@@ -428,3 +437,19 @@ GARAGE_HEALTH_BROKER_CACHE = env_float("GARAGE_HEALTH_BROKER_CACHE", 5.0)
 # prometheus-client's multiprocess folder (PROMETHEUS_MULTIPROC_DIR; default var/metrics):
 # set before anything imports prometheus_client.
 PROMETHEUS_MULTIPROC_DIR = str(configure_metrics_directory())
+
+# --- Password guessing (django-axes; access/lockout.py) ---
+# After GARAGE_LOGIN_FAILURE_LIMIT failed logins for one username, or from one address, that
+# username or address is refused (429 page) for GARAGE_LOGIN_LOCKOUT_MINUTES, even with the
+# right password. An administrator unlocks at once in the admin ("Tentatives d'accès").
+GARAGE_LOGIN_FAILURE_LIMIT = env_int("GARAGE_LOGIN_FAILURE_LIMIT", 5)
+GARAGE_LOGIN_LOCKOUT_MINUTES = env_int("GARAGE_LOGIN_LOCKOUT_MINUTES", 15)
+AXES_ENABLED = env_bool("GARAGE_LOGIN_LOCKOUT", True)
+AXES_FAILURE_LIMIT = GARAGE_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=GARAGE_LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "access/verrouille.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_CLIENT_IP_CALLABLE = "access.lockout.client_ip"
+AXES_VERBOSE = False
