@@ -129,7 +129,29 @@ class ClientViewSet(ServiceModelViewSet):
     instance_kwarg = "client"
 
 
-class VoitureFilter(df.FilterSet):
+VOIR_CLIENT = "metier.view_client"
+
+
+class SansClientsCaches(df.FilterSet):
+    """Filters by client apply only for a user who may see clients: for the others they are
+    ignored, so that their answers say nothing about who is a client."""
+
+    client_filters: tuple[str, ...] = ()
+
+    def _voit_les_clients(self) -> bool:
+        user = getattr(self.request, "user", None)
+        return user is not None and user.has_perm(VOIR_CLIENT)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self._voit_les_clients():
+            # Gone before validation: an unknown client's id must not be a 400 either.
+            for name in self.client_filters:
+                self.filters.pop(name, None)
+
+
+class VoitureFilter(SansClientsCaches):
+    client_filters = ("client",)
     q = df.CharFilter(method="search", label="plate, VIN or client name")
     immatriculation = df.CharFilter(method="by_plate")
 
@@ -146,7 +168,7 @@ class VoitureFilter(df.FilterSet):
         return queryset.filter(immatriculation=normalise_immatriculation(value))
 
     def search(self, queryset, name, value):
-        return selectors.search_voitures(queryset, value)
+        return selectors.search_voitures(queryset, value, clients=self._voit_les_clients())
 
 
 class VoitureViewSet(ServiceModelViewSet):
@@ -170,7 +192,9 @@ class VoitureViewSet(ServiceModelViewSet):
         return self.get_paginated_response(data)
 
 
-class ReparationFilter(df.FilterSet):
+class ReparationFilter(SansClientsCaches):
+    client_filters = ("voiture__client",)
+
     class Meta:
         model = Reparation
         fields = {
