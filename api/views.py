@@ -271,8 +271,9 @@ class ReparationViewSet(ServiceModelViewSet):
     @action(detail=True, methods=["get"])
     def historique(self, request: Request, pk: str | None = None) -> Response:
         """Every status change: from, to, when, by whom."""
-        transitions = selectors.transitions(self.get_object())
-        return Response(serializers.TransitionSerializer(transitions, many=True).data)
+        page = self.paginate_queryset(selectors.transitions(self.get_object()))
+        data = serializers.TransitionSerializer(page, many=True).data
+        return self.get_paginated_response(data)
 
 
 class LignePieceViewSet(ServiceModelViewSet):

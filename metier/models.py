@@ -79,7 +79,9 @@ class Piece(models.Model):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(limits.PRIX_MAX)],
     )
     # Stock: `stock` is on the shelf; `reserve` of it is promised to planned repairs.
-    stock = models.PositiveIntegerField("stock", default=0)
+    stock = models.PositiveIntegerField(
+        "stock", default=0, validators=[MaxValueValidator(limits.STOCK_MAX)]
+    )
     reserve = models.PositiveIntegerField(
         "réservé", default=0, help_text="Promis aux réparations planifiées"
     )
@@ -113,6 +115,9 @@ class Piece(models.Model):
             models.CheckConstraint(condition=~Q(nom=""), name="piece_nom_non_vide"),
             # Stock never goes negative, whoever writes: the database says no.
             models.CheckConstraint(condition=Q(stock__gte=0), name="piece_stock_positif"),
+            models.CheckConstraint(
+                condition=Q(stock__lte=limits.STOCK_MAX), name="piece_stock_borne"
+            ),
             models.CheckConstraint(
                 condition=Q(reserve__gte=0) & Q(reserve__lte=models.F("stock")),
                 name="piece_reserve_bornee",
