@@ -27,7 +27,7 @@ from intake.serializers import DemandeSerializer
 from metier import documents, selectors, services
 from metier.models import Devis, Reparation, Voiture, normalise_immatriculation
 
-from . import serializers
+from . import filters, serializers
 
 ERRORS = {
     400: OpenApiResponse(description="invalid input: `{field: [reason]}`"),
@@ -132,7 +132,7 @@ class ClientViewSet(ServiceModelViewSet):
 VOIR_CLIENT = "metier.view_client"
 
 
-class SansClientsCaches(df.FilterSet):
+class SansClientsCaches(filters.FilterSet):
     """Filters by client apply only for a user who may see clients: for the others they are
     ignored, so that their answers say nothing about who is a client."""
 
@@ -310,7 +310,7 @@ class DemandeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     ordering = ["cree_le"]
 
 
-class DevisFilter(df.FilterSet):
+class DevisFilter(filters.FilterSet):
     statut = df.ChoiceFilter(
         field_name="statut_affiche", choices=Devis.Statut.choices, label="status as shown"
     )

@@ -258,7 +258,7 @@ REST_FRAMEWORK = {
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "api.filters.DjangoFilterBackend",  # strict integer and boolean parameters
         "rest_framework.filters.OrderingFilter",
         "api.filters.SearchFilter",  # errors named `search`
     ],

@@ -74,3 +74,27 @@ def test_a_nul_in_search_is_the_json_error_shape(admin_api, path):
 def test_no_error_is_a_bare_list(admin_api):
     r = admin_api.get("/api/client/?search=%00")
     assert r.status_code == 400 and r.json() == {"search": ["Null characters are not allowed."]}
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("/api/reparation/?duree__lte=0.5", "duree__lte"),
+        ("/api/piece/?stock__lte=0.5", "stock__lte"),
+        ("/api/demande/?piece=0.5", "piece"),
+        ("/api/paiement/?acompte=null", "acompte"),
+        ("/api/facture/?professionnel=yes", "professionnel"),
+        ("/api/reparation/?cree_le__lte=", "cree_le__lte"),
+    ],
+)
+def test_query_parameters_are_typed_as_documented(admin_api, query, name):
+    """Schemathesis's negative checks: an integer parameter takes an integer, a boolean
+    true or false, a date-time is not empty."""
+    r = admin_api.get(query)
+    assert r.status_code == 400 and name in r.json(), r.content
+
+
+def test_typed_query_parameters_still_filter(admin_api):
+    assert admin_api.get("/api/paiement/?acompte=true").status_code == 200
+    assert admin_api.get("/api/paiement/?acompte=False").status_code == 200
+    assert admin_api.get("/api/reparation/?duree__lte=3").status_code == 200
