@@ -96,6 +96,12 @@ SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_COOKIE_AGE", 12 * 3600)  # a working day
 X_FRAME_OPTIONS = "DENY"
+# The HTML pages' Content-Security-Policy (garage/middleware.py); `{nonce}`: the page's own.
+GARAGE_CONTENT_SECURITY_POLICY = os.environ.get("GARAGE_CONTENT_SECURITY_POLICY") or (
+    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -133,6 +139,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "garage.middleware.StaffLanguageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "garage.middleware.ContentSecurityPolicyMiddleware",
     # Last: answers a locked-out login with the 429 page (AXES_LOCKOUT_TEMPLATE).
     "axes.middleware.AxesMiddleware",
 ]
