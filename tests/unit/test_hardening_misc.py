@@ -11,8 +11,11 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 
+PATHS = ["/api/piece/", "/api/piece/1/", "/api/reparation/", "/api/auth/me/"]
+
+
 @pytest.mark.parametrize("method", ["TRACE", "FOO", "CONNECT"])
-@pytest.mark.parametrize("path", ["/api/piece/", "/api/piece/1/", "/api/reparation/", "/api/auth/me/"])
+@pytest.mark.parametrize("path", PATHS)
 def test_an_unknown_method_is_a_405_and_no_error_log(admin_api, piece, caplog, method, path):
     caplog.set_level(logging.INFO)
     r = admin_api.generic(method, path)
