@@ -3,6 +3,8 @@ and django-filter's query parameters typed as the schema documents them."""
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
@@ -23,11 +25,23 @@ class SearchFilter(filters.SearchFilter):
 # --- Strict query parameters: an integer filter takes an integer, a boolean true/false ---
 
 
+INTEGER = re.compile(r"[-+]?[0-9]+")
+
+
+class StrictIntegerField(forms.IntegerField):
+    """Digits, an optional sign: not `0.5`, nor `0.0` (which Django's IntegerField takes)."""
+
+    def to_python(self, value: object) -> int | None:
+        if isinstance(value, str) and value.strip() and not INTEGER.fullmatch(value.strip()):
+            raise DjangoValidationError("must be a whole number", code="invalid")
+        return super().to_python(value)
+
+
 class IntegerFilter(df.NumberFilter):
     """`?duree__lte=0.5` is a 400, as the schema's `integer` says (django-filter reads
     integer columns as decimals)."""
 
-    field_class = forms.IntegerField
+    field_class = StrictIntegerField
 
 
 class TrueFalseField(forms.Field):

@@ -82,6 +82,7 @@ def test_no_error_is_a_bare_list(admin_api):
         ("/api/reparation/?duree__lte=0.5", "duree__lte"),
         ("/api/piece/?stock__lte=0.5", "stock__lte"),
         ("/api/demande/?piece=0.5", "piece"),
+        ("/api/demande/?piece=0.0", "piece"),
         ("/api/paiement/?acompte=null", "acompte"),
         ("/api/facture/?professionnel=yes", "professionnel"),
         ("/api/reparation/?cree_le__lte=", "cree_le__lte"),

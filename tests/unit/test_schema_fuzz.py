@@ -76,3 +76,39 @@ def app_on_the_test_database(db, no_broker):
 )
 def test_api_conforms_to_its_schema(case, auth):
     case.call_and_validate(headers=auth, excluded_checks=LENIENCY_CHECKS)
+
+
+STATEFUL_EXAMPLES = int(os.environ.get("SCHEMATHESIS_STATEFUL_EXAMPLES", "15"))
+
+
+def test_api_workflows_conform_to_their_schema(auth):
+    """The stateful phase: sequences of calls, each using what an earlier answer returned
+    (links inferred from the schema: a part created, then read, changed, received...),
+    every answer checked as above."""
+    Workflow = schema.as_state_machine()
+    called: set[str] = set()
+
+    class AsSuperuser(Workflow):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case):
+            called.add(case.operation.label)
+            return {"headers": auth}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(
+                response,
+                additional_checks=additional_checks,
+                excluded_checks=LENIENCY_CHECKS,
+                headers=auth,
+                recorder=getattr(self, "recorder", None),
+            )
+
+    AsSuperuser.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+        )
+    )
+    assert len(called) > 10, called  # sequences over many operations, not one call
