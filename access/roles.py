@@ -49,6 +49,10 @@ ROLES: dict[str, tuple[str, ...]] = {
         "metier.add_paiement",
         "metier.view_avoir",
         "metier.view_ligneavoir",
+        # Refunds: pays back what a credit note (issued by an administrator) cancelled of a
+        # paid invoice, at the till, as it takes payments.
+        "metier.view_remboursement",
+        "metier.add_remboursement",
         # Estimates: made from an order, sent to the customer as a link, withdrawn.
         "metier.view_devis",
         "metier.add_devis",

@@ -57,6 +57,7 @@ TAGS = {
     "facture": "Factures",
     "avoir": "Avoirs",
     "paiement": "Paiements",
+    "remboursement": "Remboursements",
     "auth": "Comptes",
     "health": "Santé",
 }

@@ -21,11 +21,12 @@ from metier.models import (
     LignePiece,
     Paiement,
     Piece,
+    Remboursement,
     Reparation,
     Transition,
     Voiture,
 )
-from metier.services import statut_paiement
+from metier.services import etat_remboursement, statut_paiement
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "coerce_to_string": False, "read_only": True}
 
@@ -252,7 +253,15 @@ class FactureSerializer(strict.ModelSerializer):
     )
     montant_tva = serializers.DecimalField(**AMOUNT, read_only=True)
     total_ttc = serializers.DecimalField(**AMOUNT, read_only=True)
+    acomptes = serializers.DecimalField(
+        **AMOUNT,
+        read_only=True,
+        allow_null=True,
+        help_text="deposits received before the issue, deducted (Factur-X TotalPrepaidAmount)",
+    )
+    net_a_payer = serializers.SerializerMethodField(help_text="total with tax - deposits")
     montant_recu = serializers.DecimalField(**AMOUNT, read_only=True)
+    montant_rembourse = serializers.DecimalField(**AMOUNT, read_only=True)
     montant_avoirs = serializers.DecimalField(**AMOUNT, read_only=True)
     reste_du = serializers.DecimalField(**AMOUNT, read_only=True)
     statut_paiement = serializers.SerializerMethodField()
@@ -289,7 +298,10 @@ class FactureSerializer(strict.ModelSerializer):
             "conditions_paiement",
             "mentions",
             "travaux_refuses",
+            "acomptes",
+            "net_a_payer",
             "montant_recu",
+            "montant_rembourse",
             "montant_avoirs",
             "reste_du",
             "statut_paiement",
@@ -300,8 +312,17 @@ class FactureSerializer(strict.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(
+        serializers.ChoiceField(
+            choices=["emise", "partiellement_payee", "payee", "soldee_par_avoir", "a_rembourser"]
+        )
+    )
     def get_statut_paiement(self, obj: Facture) -> str:
         return statut_paiement(obj)
+
+    @extend_schema_field(serializers.DecimalField(**AMOUNT))
+    def get_net_a_payer(self, obj: Facture) -> Decimal:
+        return obj.total_ttc - (obj.acomptes or Decimal("0.00"))
 
     def get_age_jours(self, obj: Facture) -> int:
         return (timezone.localdate() - obj.date).days
@@ -356,6 +377,9 @@ class AvoirSerializer(strict.ModelSerializer):
     )
     montant_tva = serializers.DecimalField(**AMOUNT, read_only=True)
     total_ttc = serializers.DecimalField(**AMOUNT, read_only=True)
+    montant_rembourse = serializers.SerializerMethodField()
+    a_rembourser = serializers.SerializerMethodField()
+    statut_remboursement = serializers.SerializerMethodField()
     pdf = serializers.SerializerMethodField()
 
     class Meta:
@@ -372,9 +396,34 @@ class AvoirSerializer(strict.ModelSerializer):
             "taux_tva",
             "montant_tva",
             "total_ttc",
+            "montant_rembourse",
+            "a_rembourser",
+            "statut_remboursement",
             "pdf",
         ]
         read_only_fields = fields
+
+    def _etat(self, obj: Avoir):
+        cache = self.context.setdefault("_etats", {})
+        if obj.pk not in cache:
+            cache[obj.pk] = etat_remboursement(obj)
+        return cache[obj.pk]
+
+    @extend_schema_field(serializers.DecimalField(**AMOUNT))
+    def get_montant_rembourse(self, obj: Avoir) -> Decimal:
+        """What was paid back to the customer on this credit note."""
+        return self._etat(obj).montant_rembourse
+
+    @extend_schema_field(serializers.DecimalField(**AMOUNT))
+    def get_a_rembourser(self, obj: Avoir) -> Decimal:
+        """What is still owed back on it: what it cancelled of the invoice that was paid."""
+        return self._etat(obj).a_rembourser
+
+    @extend_schema_field(
+        serializers.ChoiceField(choices=["sans_objet", "a_rembourser", "rembourse"])
+    )
+    def get_statut_remboursement(self, obj: Avoir) -> str:
+        return self._etat(obj).statut
 
     def get_pdf(self, obj: Avoir) -> str:
         return reverse("avoir-pdf", args=[obj.pk], request=self.context.get("request"))
@@ -407,6 +456,12 @@ class PaiementSerializer(strict.ModelSerializer):
     montant = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=Decimal("0.01"), coerce_to_string=False
     )
+    devis = serializers.PrimaryKeyRelatedField(
+        queryset=Devis.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="a deposit on this approved estimate (before the invoice)",
+    )
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
     class Meta:
@@ -415,6 +470,7 @@ class PaiementSerializer(strict.ModelSerializer):
             "id",
             "facture",
             "reparation",
+            "devis",
             "acompte",
             "montant",
             "mode",
@@ -422,6 +478,22 @@ class PaiementSerializer(strict.ModelSerializer):
             "recu_le",
         ]
         read_only_fields = ["acompte", "recu_le"]
+
+
+class RemboursementSerializer(strict.ModelSerializer):
+    """Money paid back on a credit note (what it cancelled of a paid invoice)."""
+
+    avoir = serializers.PrimaryKeyRelatedField(queryset=Avoir.objects.all())
+    montant = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), coerce_to_string=False
+    )
+    reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+    class Meta:
+        model = Remboursement
+        fields = ["id", "avoir", "facture", "reparation", "montant", "mode", "reference"]
+        fields += ["rembourse_le"]
+        read_only_fields = ["facture", "reparation", "rembourse_le"]
 
 
 # --- estimates (Devis) -----------------------------------------------------------------------
@@ -465,6 +537,7 @@ class DevisSerializer(strict.ModelSerializer):
     taux_tva = serializers.DecimalField(
         max_digits=5, decimal_places=4, coerce_to_string=False, read_only=True
     )
+    pdf = serializers.SerializerMethodField()
 
     class Meta:
         model = Devis
@@ -487,8 +560,12 @@ class DevisSerializer(strict.ModelSerializer):
             "adresse_ip",
             "user_agent",
             "empreinte",
+            "pdf",
         ]
         read_only_fields = fields
+
+    def get_pdf(self, obj: Devis) -> str:
+        return reverse("devis-pdf", args=[obj.pk], request=self.context.get("request"))
 
     @extend_schema_field(serializers.ChoiceField(choices=Devis.Statut.choices))
     def get_statut(self, obj: Devis) -> str:

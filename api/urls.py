@@ -23,6 +23,7 @@ router.register("ligne-main-oeuvre", views.LigneMainOeuvreViewSet, basename="lig
 router.register("facture", views.FactureViewSet, basename="facture")
 router.register("avoir", views.AvoirViewSet, basename="avoir")
 router.register("paiement", views.PaiementViewSet, basename="paiement")
+router.register("remboursement", views.RemboursementViewSet, basename="remboursement")
 router.register("devis", views.DevisViewSet, basename="devis")
 
 urlpatterns = [path("", include(router.urls))]

@@ -310,6 +310,29 @@ class DemandeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     ordering = ["cree_le"]
 
 
+class PDFRenderer(BaseRenderer):
+    """Lets a client ask for `Accept: application/pdf`; the views return the bytes."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes):
+            return data
+        return json.dumps(data).encode()  # an error's body
+
+
+def _pdf(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+PDF_BINARY = OpenApiResponse(OpenApiTypes.BINARY, description="the PDF")
+
+
 class DevisFilter(filters.FilterSet):
     statut = df.ChoiceFilter(
         field_name="statut_affiche", choices=Devis.Statut.choices, label="status as shown"
@@ -333,10 +356,14 @@ class DevisViewSet(
     serializer_class = serializers.DevisSerializer
     filterset_class = DevisFilter
     ordering_fields = ["id", "cree_le", "valide_jusqu_au"]
-    action_permissions = {"envoyer": "metier.envoyer_devis", "annuler": "metier.annuler_devis"}
+    action_permissions = {
+        "envoyer": "metier.envoyer_devis",
+        "annuler": "metier.annuler_devis",
+        "pdf": "metier.view_devis",
+    }
 
     def filter_queryset(self, queryset):
-        if self.action in ("retrieve", "envoyer", "annuler"):
+        if self.action in ("retrieve", "envoyer", "annuler", "pdf"):
             return queryset
         return super().filter_queryset(queryset)
 
@@ -382,6 +409,13 @@ class DevisViewSet(
         devis = services.annuler_devis(devis=self.get_object(), par=_user(request))
         return Response(self.get_serializer(self._read(devis)).data)
 
+    @extend_schema(responses={(200, "application/pdf"): PDF_BINARY, 404: ERRORS[404]})
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PDFRenderer])
+    def pdf(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """The estimate as PDF (with the customer's answer once given)."""
+        devis = self.get_object()
+        return _pdf(documents.devis_pdf(devis), f"{devis.numero}.pdf")
+
 
 @extend_schema(responses={200: dict}, auth=[])
 @api_view(["GET"])
@@ -396,28 +430,8 @@ def health(request: Request) -> Response:
 
 
 # --- invoicing ---------------------------------------------------------------------------
-class PDFRenderer(BaseRenderer):
-    """Lets a client ask for `Accept: application/pdf`; the views return the bytes."""
-
-    media_type = "application/pdf"
-    format = "pdf"
-    charset = None
-    render_style = "binary"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        if isinstance(data, bytes):
-            return data
-        return json.dumps(data).encode()  # an error's body
-
-
-def _pdf(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 PDF = {
-    (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="the PDF"),
+    (200, "application/pdf"): PDF_BINARY,
     404: ERRORS[404],
 }
 
@@ -506,7 +520,7 @@ class AvoirViewSet(
     serializer_class = serializers.AvoirSerializer
     filterset_fields = ["facture"]
     ordering_fields = ["id", "date"]
-    action_permissions = {"pdf": "metier.view_avoir"}
+    action_permissions = {"pdf": "metier.view_avoir", "a_rembourser": "metier.view_avoir"}
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         body = serializers.AvoirEmissionSerializer(data=request.data)
@@ -526,6 +540,14 @@ class AvoirViewSet(
         """The credit note as PDF."""
         avoir = self.get_object()
         return _pdf(documents.avoir_pdf(avoir), f"{avoir.numero}.pdf")
+
+    @extend_schema(responses={200: serializers.AvoirSerializer(many=True)})
+    @action(detail=False, methods=["get"], url_path="a-rembourser")
+    def a_rembourser(self, request: Request) -> Response:
+        """The refunds to make: credit notes on which money is owed back to the customer,
+        oldest first (`a_rembourser` on each)."""
+        page = self.paginate_queryset(self.filter_queryset(selectors.avoirs_a_rembourser()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 @extend_schema_view(
@@ -550,5 +572,32 @@ class PaiementViewSet(
 
     def perform_create(self, serializer):
         serializer.instance = services.enregistrer_paiement(
+            **serializer.validated_data, par=_user(self.request)
+        )
+
+
+@extend_schema_view(
+    create=extend_schema(
+        responses={201: serializers.RemboursementSerializer, **ERRORS},
+        description="Pays back on a credit note (`avoir`) what it cancelled of an invoice "
+        "already paid: at most what is left to refund on it (`a_rembourser` on the credit "
+        "note), else a 400 on `montant`; 409 when nothing is owed back on it.",
+    ),
+)
+class RemboursementViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Refunds: recorded once, never changed (the journal chains them, as payments)."""
+
+    queryset = selectors.remboursements()
+    serializer_class = serializers.RemboursementSerializer
+    filterset_fields = ["avoir", "facture", "reparation", "mode"]
+    ordering_fields = ["id", "rembourse_le", "montant"]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.enregistrer_remboursement(
             **serializer.validated_data, par=_user(self.request)
         )

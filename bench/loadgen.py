@@ -45,7 +45,7 @@ def run_rate(
     """`body`: a JSON body, or a function of the request's index that returns one."""
     total = int(rate * duration)
     # Enough connections to keep the schedule through slow answers, few enough that each is
-    # used well within the server's keep-alive timeout (gunicorn: 2 s) between requests.
+    # used well within the server's keep-alive timeout between requests.
     threads = threads or max(8, min(128, math.ceil(rate * 0.4)))
     headers = {"Content-Type": "application/json"} if body is not None else {}
     headers.update(extra_headers or {})

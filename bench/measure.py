@@ -44,7 +44,7 @@ def _machine_ticks() -> tuple[int, int, int, int]:
 class CpuSampler:
     """CPU time used per component between start() and stop(), in cores (1.0 = one core).
 
-    Components: the web (gunicorn master and workers), the consumer, `postgres` (the shared
+    Components: the web (the server's processes), the consumer, `postgres` (the shared
     server's backends for the bench database and its background processes),
     `postgres-other-dbs` (backends of other databases on the same server: other people's
     tests), `rabbitmq` (the broker listening on the AMQP port), `rabbitmq-other-nodes` (other

@@ -1,10 +1,11 @@
 """The Celery peer's stack for one run (bench/peer/): its own database, vhost and processes.
 
-Its web process is the app's Procfile `web` line with the app's WSGI module replaced by the
-peer's (`garage.wsgi` → `bench.peer.wsgi`), so both run under the same server, config,
-worker and thread counts; if that line names no `garage.wsgi`, gunicorn gthread with the
-same WEB_CONCURRENCY × WEB_THREADS. Its worker is `celery worker` with Celery's default
-prefork concurrency (one process per core). `close()` removes all of it.
+Its web process is the app's Procfile `web` line serving the peer's WSGI module instead
+(`python -m garage.web bench.peer.wsgi:application`, or `garage.wsgi` → `bench.peer.wsgi`
+in a line that names it), so both run under the same server, config, worker and thread
+counts; otherwise gunicorn gthread with the same WEB_CONCURRENCY × WEB_THREADS. Its
+worker is `celery worker` with Celery's default prefork concurrency (one process per
+core). `close()` removes all of it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ CELERY_WORKER = (
 
 def peer_web_command(app_web_line: str | None) -> str:
     """The app's web command line serving the peer instead, or gunicorn gthread."""
+    if app_web_line and re.search(r"-m garage\.web\s*$", app_web_line):
+        line = f"{app_web_line.rstrip()} bench.peer.wsgi:application"
+        return line[len("exec ") :] if line.startswith("exec ") else line
     if app_web_line and re.search(r"\bgarage\.wsgi\b", app_web_line):
         line = re.sub(r"\bgarage\.wsgi\b", "bench.peer.wsgi", app_web_line)
         return line[len("exec ") :] if line.startswith("exec ") else line
@@ -86,7 +90,7 @@ class PeerStack:
                 "PYTHONPATH": f"{ROOT}{os.pathsep}{app_dir}",
                 "PYTHONUNBUFFERED": "1",
                 "PORT": str(self.port),
-                # The app's gunicorn config keeps metrics files under GARAGE_VAR_DIR: the
+                # The app's web server keeps metrics files under GARAGE_VAR_DIR: the
                 # peer's must not mix with the app's.
                 "GARAGE_VAR_DIR": str(log_dir / "peer-var"),
             }

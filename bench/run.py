@@ -807,7 +807,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the RabbitMQ to use; a private vhost is made on it (rabbitmqctl)",
     )
     p.add_argument(
-        "--workers", type=int, help="gunicorn workers (WEB_CONCURRENCY; default: the Procfile's)"
+        "--workers", type=int, help="web workers (WEB_CONCURRENCY; default: the Procfile's)"
     )
     p.add_argument(
         "--threads", type=int, help="threads per worker (WEB_THREADS; default: the Procfile's)"
@@ -1025,7 +1025,7 @@ def run_once(args: argparse.Namespace, cluster=None) -> tuple[int, list[dict]]:
                     raise HarnessError(f"could not create a part: {code_} {body}")
                 run.pieces[tag].append(body["id"])
         say(
-            f"stack up: gunicorn pid {stack.web.pid} with {len(stack.web_worker_pids())} workers "
+            f"stack up: web pid {stack.web.pid} with {len(stack.web_worker_pids())} workers "
             f"on {stack.base_url}, consumer pid {stack.consumer_pids()}"
         )
         if args.peer:

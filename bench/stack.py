@@ -172,7 +172,7 @@ class Proc:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
-        # Whatever is left in the group (a gunicorn worker orphaned by a crash...).
+        # Whatever is left in the group (a web worker orphaned by a crash...).
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.log.close()
@@ -420,7 +420,7 @@ class Stack:
             n = len(self.web_worker_pids())
             expected = int(self.env.get("WEB_CONCURRENCY") or 0)
             if n == 0 or (expected and n < expected):
-                raise HarnessError(f"gunicorn has {n} workers:\n{self.web.output()}")
+                raise HarnessError(f"the web server has {n} workers:\n{self.web.output()}")
 
     def web_worker_pids(self) -> list[int]:
         return children(self.web.pid) if self.web else []

@@ -4,6 +4,7 @@ same rules as the API (validation, stock, transitions, history)."""
 from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
@@ -16,6 +17,7 @@ from .models import (
     Avoir,
     Client,
     Demande,
+    Devis,
     EcritureJournal,
     Facture,
     LigneAvoir,
@@ -24,6 +26,7 @@ from .models import (
     LignePiece,
     Paiement,
     Piece,
+    Remboursement,
     Reparation,
     Transition,
     Voiture,
@@ -575,27 +578,182 @@ class FactureAdmin(DocumentAdmin):
         return services.statut_paiement(obj)
 
 
+class EnregistrementForm(forms.ModelForm):
+    """An admin form whose `clean()` records the document through the domain (one
+    transaction, the same checks as the API): its 4xx reasons become the form's errors, and
+    nothing is written when there is one. `save_model` then only takes the recorded row."""
+
+    enregistre: Any = None
+
+    def enregistrer(self, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.enregistre = self.enregistrer(data)
+        except ValidationError as exc:
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+            raise ValidationError(
+                {(k if k in self.fields else None): v for k, v in errors.items()}
+            ) from exc
+        except services.Conflict as exc:
+            raise ValidationError(str(exc)) from exc
+        return data
+
+
+class RecordingAdmin(ReadOnlyAdmin):
+    """Read-only once recorded; a new row is recorded by the form (`EnregistrementForm`)
+    when the user holds the model's `add_` permission."""
+
+    add_fields: tuple[str, ...] = ()
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.has_perm(f"{self.opts.app_label}.add_{self.opts.model_name}")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.user = request.user
+        return form
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [*super().get_readonly_fields(request, obj)] or [
+            f.name for f in self.model._meta.fields
+        ]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return list(self.add_fields)
+        return super().get_fields(request, obj)
+
+    def get_inlines(self, request, obj):
+        return [] if obj is None else super().get_inlines(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = form.enregistre.pk
+
+    def save_related(self, request, form, formsets, change):
+        pass  # everything was recorded by the form
+
+
 class LigneAvoirInline(ReadOnlyInline):
     model = LigneAvoir
     fields = readonly_fields = ["designation", "quantite", "prix_unitaire", "montant_ht"]
 
 
+class AvoirForm(EnregistrementForm):
+    """A credit note from the admin: all that is left to credit on the invoice (a partial
+    one, some quantities of some lines, through `POST /api/avoir/`)."""
+
+    class Meta:
+        model = Avoir
+        fields = ["facture", "motif"]
+
+    def enregistrer(self, data):
+        return services.emettre_avoir(facture=data["facture"], motif=data["motif"], par=self.user)
+
+
 @admin.register(Avoir)
-class AvoirAdmin(DocumentAdmin):
-    list_display = ["numero", "date", "facture", "motif", "total_ttc", "telechargements"]
+class AvoirAdmin(RecordingAdmin, DocumentAdmin):
+    list_display = [
+        "numero",
+        "date",
+        "facture",
+        "motif",
+        "total_ttc",
+        "remboursement",
+        "telechargements",
+    ]
     search_fields = ["=numero", "=facture__numero", "motif"]
     list_filter = ["date"]
     inlines = [LigneAvoirInline]
-    readonly_fields = ["telechargements"] + [f.name for f in Avoir._meta.fields]
+    readonly_fields = ["telechargements", "remboursement"] + [f.name for f in Avoir._meta.fields]
     documents = {"pdf": lambda a: (documents.avoir_pdf(a), "")}
+    form = AvoirForm
+    add_fields = ("facture", "motif")
+
+    def get_queryset(self, request):
+        return selectors.avoirs()
+
+    @admin.display(description="remboursement")
+    def remboursement(self, obj: Avoir) -> str:
+        """The refund state; a link to record the refund while money is owed back."""
+        etat = services.etat_remboursement(obj)
+        if etat.statut != "a_rembourser":
+            return etat.statut
+        url = (
+            reverse("admin:metier_remboursement_add")
+            + f"?avoir={obj.pk}&montant={etat.a_rembourser}"
+        )
+        return format_html(
+            'à rembourser : {} — <a href="{}">rembourser</a>', euros(etat.a_rembourser), url
+        )
+
+
+class PaiementForm(EnregistrementForm):
+    facture = forms.ModelChoiceField(Facture.objects.all(), required=False)
+    devis = forms.ModelChoiceField(
+        Devis.objects.filter(statut__in=Devis.APPROUVES),
+        required=False,
+        help_text="a deposit on this approved estimate, before the invoice",
+    )
+    reparation = forms.ModelChoiceField(
+        Reparation.objects.all(), required=False, help_text="a deposit on the order"
+    )
+
+    class Meta:
+        model = Paiement
+        fields = ["facture", "devis", "reparation", "montant", "mode", "reference"]
+
+    def enregistrer(self, data):
+        return services.enregistrer_paiement(
+            facture=data.get("facture"),
+            devis=data.get("devis"),
+            reparation=data.get("reparation"),
+            montant=data["montant"],
+            mode=data["mode"],
+            reference=data.get("reference") or "",
+            par=self.user,
+        )
 
 
 @admin.register(Paiement)
-class PaiementAdmin(ReadOnlyAdmin):
-    list_display = ["id", "recu_le", "reparation", "facture", "acompte", "mode", "montant"]
+class PaiementAdmin(RecordingAdmin):
+    list_display = ["id", "recu_le", "reparation", "facture", "devis", "acompte", "mode", "montant"]
     list_filter = ["mode", "acompte", "recu_le"]
-    search_fields = ["=facture__numero", "=reparation__id", "reference"]
+    search_fields = ["=facture__numero", "=reparation__id", "=devis__numero", "reference"]
     readonly_fields = [f.name for f in Paiement._meta.fields]
+    form = PaiementForm
+    add_fields = ("facture", "devis", "reparation", "montant", "mode", "reference")
+
+
+class RemboursementForm(EnregistrementForm):
+    class Meta:
+        model = Remboursement
+        fields = ["avoir", "montant", "mode", "reference"]
+
+    def enregistrer(self, data):
+        return services.enregistrer_remboursement(
+            avoir=data["avoir"],
+            montant=data["montant"],
+            mode=data["mode"],
+            reference=data.get("reference") or "",
+            par=self.user,
+        )
+
+
+@admin.register(Remboursement)
+class RemboursementAdmin(RecordingAdmin):
+    list_display = ["id", "rembourse_le", "avoir", "facture", "mode", "montant"]
+    list_filter = ["mode", "rembourse_le"]
+    search_fields = ["=avoir__numero", "=facture__numero", "reference"]
+    readonly_fields = [f.name for f in Remboursement._meta.fields]
+    form = RemboursementForm
+    add_fields = ("avoir", "montant", "mode", "reference")
 
 
 @admin.register(EcritureJournal)

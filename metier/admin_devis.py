@@ -8,8 +8,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from . import services
-from .admin import ReparationAdmin
+from . import documents, services
+from .admin import DocumentAdmin, ReparationAdmin
 from .models import Devis, DevisLigne
 
 
@@ -33,7 +33,7 @@ class DevisLigneInline(admin.TabularInline):
 
 
 @admin.register(Devis)
-class DevisAdmin(admin.ModelAdmin):
+class DevisAdmin(DocumentAdmin):
     list_display = [
         "numero",
         "reparation",
@@ -42,15 +42,19 @@ class DevisAdmin(admin.ModelAdmin):
         "valide_jusqu_au",
         "total_ttc",
         "repondu_le",
+        "telechargements",
     ]
     list_filter = ["statut", "complementaire", "cree_le"]
     search_fields = ["=numero", "=reparation__id", "signature"]
     list_select_related = ["reparation"]
     show_full_result_count = False
     inlines = [DevisLigneInline]
-    readonly_fields = [f.name for f in Devis._meta.fields if f.name != "jeton_hash"]
+    readonly_fields = ["telechargements"] + [
+        f.name for f in Devis._meta.fields if f.name != "jeton_hash"
+    ]
     exclude = ["jeton_hash"]
     actions = ["envoyer", "annuler"]
+    documents = {"pdf": lambda d: (documents.devis_pdf(d), "")}
 
     @admin.display(description="statut")
     def statut_affiche(self, obj: Devis) -> str:

@@ -473,6 +473,7 @@ from .models_facturation import (  # noqa: E402
     LigneAvoir,
     LigneFacture,
     Paiement,
+    Remboursement,
 )
 
 __all__ = [
@@ -493,6 +494,7 @@ __all__ = [
     "Origine",
     "Paiement",
     "Piece",
+    "Remboursement",
     "Reparation",
     "Transition",
     "Voiture",

@@ -25,6 +25,7 @@ TABLES_IMMUABLES = (
     "metier_avoir",
     "metier_ligneavoir",
     "metier_paiement",
+    "metier_remboursement",
     "metier_ecriturejournal",
 )
 
@@ -88,6 +89,9 @@ class Facture(models.Model):
     mentions = models.TextField(blank=True)
     # Work the customer declined (from the estimate), copied at issue.
     travaux_refuses = models.JSONField(default=list, blank=True)
+    # Deposits received before the issue, deducted from what the invoice asks for
+    # (Factur-X TotalPrepaidAmount). Null only on invoices issued before it was recorded.
+    acomptes = models.DecimalField(**MONEY, null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -196,6 +200,15 @@ class Paiement(models.Model):
     facture = models.ForeignKey(
         Facture, null=True, blank=True, on_delete=models.PROTECT, related_name="paiements"
     )
+    # The approved estimate a deposit was taken on (null: a deposit on the order itself, or
+    # a payment of the invoice).
+    devis = models.ForeignKey(
+        "metier.Devis",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="acomptes",
+    )
     acompte = models.BooleanField(default=False)
     montant = models.DecimalField(**MONEY)
     mode = models.CharField(max_length=10, choices=Mode.choices)
@@ -215,6 +228,36 @@ class Paiement(models.Model):
         return f"{self.montant} € ({self.mode})"
 
 
+class Remboursement(models.Model):
+    """Money paid back to the customer: what a credit note (`avoir`) cancelled of an invoice
+    already paid. Written once, never changed (database trigger), chained in the journal
+    like payments; what is still to refund is derived (`metier.services.remboursements`)."""
+
+    avoir = models.ForeignKey(Avoir, on_delete=models.PROTECT, related_name="remboursements")
+    facture = models.ForeignKey(Facture, on_delete=models.PROTECT, related_name="remboursements")
+    reparation = models.ForeignKey(
+        "metier.Reparation", on_delete=models.PROTECT, related_name="remboursements"
+    )
+    montant = models.DecimalField(**MONEY)
+    mode = models.CharField(max_length=10, choices=Paiement.Mode.choices)
+    reference = models.CharField(max_length=100, blank=True, help_text="transfer id, ...")
+    rembourse_le = models.DateTimeField()
+    par = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(montant__gt=0), name="remboursement_montant_positif"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"-{self.montant} € ({self.mode})"
+
+
 class EcritureJournal(models.Model):
     """One entry of the append-only journal: a document or payment as recorded (canonical
     JSON), chained to the entry before it by SHA-256. `position` has no gap: a removed
@@ -224,9 +267,10 @@ class EcritureJournal(models.Model):
         FACTURE = "facture", "facture"
         AVOIR = "avoir", "avoir"
         PAIEMENT = "paiement", "paiement"
+        REMBOURSEMENT = "remboursement", "remboursement"
 
     position = models.PositiveBigIntegerField(unique=True)
-    type = models.CharField(max_length=10, choices=Type.choices)
+    type = models.CharField(max_length=15, choices=Type.choices)
     objet_id = models.BigIntegerField()
     le = models.DateTimeField()
     contenu = models.TextField(help_text="canonical JSON of the record")

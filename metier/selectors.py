@@ -25,7 +25,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, TruncMinute
+from django.db.models.functions import Coalesce, Greatest, Least, TruncMinute
 from django.utils import timezone
 
 from .models import (
@@ -42,6 +42,7 @@ from .models import (
     LignePiece,
     Paiement,
     Piece,
+    Remboursement,
     Reparation,
     Transition,
     Voiture,
@@ -123,13 +124,20 @@ def factures() -> QuerySet[Facture]:
     """Invoices with what they received, what was credited and what is still due. Derived
     here, because the invoice row itself never changes once issued."""
     recu = Paiement.objects.filter(reparation=OuterRef("reparation_id"))
+    rendu = Remboursement.objects.filter(reparation=OuterRef("reparation_id"))
     credite = Avoir.objects.filter(facture=OuterRef("pk"))
     return (
         Facture.objects.annotate(
             montant_recu=_somme(recu, "reparation", "montant"),
+            montant_rembourse=_somme(rendu, "reparation", "montant"),
             montant_avoirs=_somme(credite, "facture", "total_ttc"),
         )
-        .annotate(reste_du=F("total_ttc") - F("montant_avoirs") - F("montant_recu"))
+        .annotate(
+            reste_du=F("total_ttc")
+            - F("montant_avoirs")
+            - F("montant_recu")
+            + F("montant_rembourse")
+        )
         .prefetch_related(Prefetch("lignes", queryset=LigneFacture.objects.order_by("position")))
     )
 
@@ -140,13 +148,40 @@ def factures_impayees() -> QuerySet[Facture]:
 
 
 def avoirs() -> QuerySet[Avoir]:
-    return Avoir.objects.select_related("facture").prefetch_related(
-        Prefetch("lignes", queryset=LigneAvoir.objects.order_by("id"))
+    """Credit notes with what was refunded on each (`montant_rembourse`) and what their
+    invoice still awaits (`facture_reste_du`, negative when a refund is owed), for
+    `services.etat_remboursement` without further queries."""
+    rendu = Remboursement.objects.filter(avoir=OuterRef("pk"))
+    reste = factures().filter(pk=OuterRef("facture_id")).values("reste_du")[:1]
+    return (
+        Avoir.objects.select_related("facture")
+        .annotate(
+            montant_rembourse=_somme(rendu, "avoir", "montant"),
+            facture_reste_du=Subquery(
+                reste, output_field=DecimalField(max_digits=12, decimal_places=2)
+            ),
+        )
+        .prefetch_related(Prefetch("lignes", queryset=LigneAvoir.objects.order_by("id")))
     )
 
 
+def avoirs_a_rembourser() -> QuerySet[Avoir]:
+    """Credit notes on which money is owed back to the customer (what they cancelled of a
+    paid invoice, not yet refunded), oldest first: the refunds to make."""
+    du = Greatest(
+        Least(F("total_ttc") - F("montant_rembourse"), -F("facture_reste_du")),
+        Value(Decimal("0.00")),
+        output_field=DecimalField(max_digits=12, decimal_places=2),
+    )
+    return avoirs().annotate(du=du).filter(du__gt=0).order_by("date", "id")
+
+
 def paiements() -> QuerySet[Paiement]:
-    return Paiement.objects.select_related("facture")
+    return Paiement.objects.select_related("facture", "devis")
+
+
+def remboursements() -> QuerySet[Remboursement]:
+    return Remboursement.objects.select_related("avoir", "facture")
 
 
 # --- the workshop board -------------------------------------------------------------------

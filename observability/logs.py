@@ -1,8 +1,8 @@
-"""Logging configuration shared by Django (settings.LOGGING) and gunicorn (its config file):
-one format, UTC timestamps everywhere, the request id on every line.
+"""Logging configuration shared by Django (settings.LOGGING) and the web server
+(garage/web.py): one format, UTC timestamps everywhere, the request id on every line.
 
 `GARAGE_LOG_FORMAT=json` gives one JSON object per line (python-json-logger); the default
-`plain` is for people. No Django import here: gunicorn's master loads this before Django.
+`plain` is for people. No Django import here: the server's main process loads this first.
 """
 
 from __future__ import annotations
@@ -17,15 +17,9 @@ from .context import request_id
 
 FORMATS = ("plain", "json")
 
-# gunicorn's access-log atoms kept as fields in JSON (`r`, the request line, and `h`, the
-# client address, are in the message already; headers are never logged).
-_ACCESS_FIELDS = {
-    "m": "method",
-    "U": "path",
-    "s": "status",
-    "B": "bytes",
-    "M": "duration_ms",
-}
+# observability.middleware writes one line per request there (headers are never logged);
+# in JSON its method, path, status, bytes and duration_ms are fields of their own.
+ACCESS_LOGGER = "garage.access"
 
 
 class RequestIdFilter(logging.Filter):
@@ -33,11 +27,7 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            if record.name == "gunicorn.access" and isinstance(record.args, dict):
-                # Written after the response: the id is the one the response carries.
-                record.request_id = record.args.get("{x-request-id}o") or "-"
-            else:
-                record.request_id = request_id.get() or "-"
+            record.request_id = request_id.get() or "-"
         return True
 
 
@@ -64,20 +54,8 @@ class JsonFormatter(_JsonFormatter):
 
     def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict):
         super().add_fields(log_data, record, message_dict)
-        if record.name == "gunicorn.access" and isinstance(record.args, dict):
-            for atom, field in _ACCESS_FIELDS.items():
-                value = record.args.get(atom)
-                if value not in (None, "-"):
-                    log_data[field] = _number(value)
         if log_data.get("request_id") == "-":
             del log_data["request_id"]
-
-
-def _number(value: object) -> object:
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return value
 
 
 PLAIN = "%(asctime)s %(levelname)s %(process)d %(name)s [%(request_id)s] %(message)s"
@@ -117,31 +95,20 @@ def django_logging(fmt: str, level: str) -> dict[str, Any]:
             # pika logs every failed connection attempt at ERROR with a traceback; the
             # messaging module logs one line of its own for each, with the backoff.
             "pika": {"level": "CRITICAL"},
-            # Django logs every 4xx as a warning; gunicorn's access log already has one
-            # line per request, so a 401 was logged twice. 5xx are still logged here.
+            # Django logs every 4xx as a warning; the access log already has one line
+            # per request, so a 401 was logged twice. 5xx are still logged here.
             "django.request": {"level": "ERROR"},
             "django.server": {"level": "ERROR"},
         },
     }
 
 
-def gunicorn_logging(fmt: str, level: str) -> dict[str, Any]:
-    """gunicorn's `logconfig_dict`: its master, workers and access log, same format."""
-    handler = {
-        "class": "logging.StreamHandler",
-        "formatter": "garage",
-        "filters": ["request_id"],
-        "stream": "ext://sys.stdout",
+def server_logging(fmt: str, level: str) -> dict[str, Any]:
+    """The web server's (granian's) logging: its main process and workers, same format."""
+    config = django_logging(fmt, level)
+    config["handlers"]["console"]["stream"] = "ext://sys.stdout"
+    config["loggers"] = {
+        "_granian": {"handlers": ["console"], "level": level, "propagate": False},
+        "granian.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     }
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestIdFilter}},
-        "formatters": formatters(fmt),
-        "handlers": {"console": handler},
-        "root": {"handlers": ["console"], "level": level},
-        "loggers": {
-            "gunicorn.error": {"handlers": ["console"], "level": level, "propagate": False},
-            "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        },
-    }
+    return config

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from metier import limits
 from metier.models import Demande
-from metier.services.demandes import DUREE_BOUNDS
+from metier.services.demandes import DUREE_BOUNDS, texte_stockable
 
 from .demandes import RepairRequest
 
@@ -58,13 +58,7 @@ def _id(value: object) -> bool:
 
 def storable(text: str) -> bool:
     """Text every database here can store: valid UTF-8 (no lone surrogate), no NUL."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return texte_stockable(text)
 
 
 def decode(body: bytes, message_id: str | None) -> RepairRequest:

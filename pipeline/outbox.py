@@ -4,8 +4,8 @@ Two paths, both with publisher confirms, so that a request is on the queue soon 
 commit and, whatever fails, eventually:
 
 - right after the commit, each web process hands the request to its own publisher thread
-  (one AMQP connection per process, never one per request, and the HTTP answer never
-  waits for RabbitMQ);
+  (one AMQP connection per process, never one per request, many confirms in flight, and
+  the HTTP answer never waits for RabbitMQ);
 - the relay (`python manage.py relay`, also run inside the worker) publishes every request
   still `acceptee` after a grace period: those whose web process died, or whose broker
   was down or blocked.
@@ -23,9 +23,10 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from messaging.pipelined import PipelinedPublisher
 from messaging.publisher import Message, Publisher, PublishError
 from metier.models import Demande
 from observability import metrics
@@ -63,48 +64,69 @@ def publish_batch(
     return confirmed
 
 
+_STOP: list[Message] = []  # tells the marker to finish
+
+
 class _AfterCommitPublisher:
-    """One per web process: a thread that publishes what the request threads hand it."""
+    """One per web process: requests handed over after their commit are published with
+    many confirms in flight (messaging/pipelined.py); a marker thread then records the
+    confirmed ones as published, a few hundred per statement."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.url = settings.AMQP_URL
-        # Bounded: if the broker is away, drop from memory; the relay has the rows.
-        self.queue: queue.Queue[Message] = queue.Queue(maxsize=10_000)
-        self.thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
-        self.thread.start()
+        self.confirmed: queue.Queue[list[Message]] = queue.Queue()
+        self.publisher = PipelinedPublisher(
+            url=self.url, role="web", on_confirmed=self.confirmed.put, on_failed=self._failed
+        )
+        self.marker = threading.Thread(target=self._mark, name="outbox-marker", daemon=True)
+        self.marker.start()
 
     def submit(self, message: Message) -> None:
-        try:
-            self.queue.put_nowait(message)
-        except queue.Full:
+        if not self.publisher.submit(message):
             log.warning("publisher backlog full; request %s left to the relay", message.message_id)
 
-    def _run(self) -> None:
-        publisher = Publisher(url=self.url, role="web")
-        # Wake up while idle to answer the broker's heartbeats: a connection left silent is
-        # dropped, and the next request would wait for the relay instead.
-        idle = max(1.0, settings.GARAGE_HEARTBEAT / 3)
+    def _failed(self, messages: list[Message]) -> None:
+        metrics.published("web", len(messages), 0)
+        log.warning("%d request(s) not confirmed; left to the relay", len(messages))
+
+    def _mark(self) -> None:
+        # Waiting a little gathers the confirms of many requests into one statement; a row
+        # not yet marked is harmless (the relay's grace is far longer).
+        delay = settings.GARAGE_MARK_DELAY_MS / 1000
         while True:
             try:
-                items = [self.queue.get(timeout=idle)]
+                batch = self.confirmed.get(timeout=5)
             except queue.Empty:
-                publisher.keepalive()
+                close_old_connections()  # idle: let go of an old or broken connection
                 continue
-            while len(items) < 500:
+            if batch is _STOP:
+                connection.close()
+                return
+            time.sleep(delay)
+            stop = False
+            while len(batch) < 2000:
                 try:
-                    items.append(self.queue.get_nowait())
+                    more = self.confirmed.get_nowait()
                 except queue.Empty:
                     break
-            if not publisher.backoff.ready():
-                # Broker known to be down: leave these to the relay rather than pile up.
-                continue
+                if more is _STOP:
+                    stop = True
+                    break
+                batch += more
+            metrics.published("web", len(batch), len(batch))
             try:
-                publish_batch(publisher, items)
+                mark_published(ids=[m.message_id for m in batch])
             except Exception:
-                log.exception("after-commit publishing failed; the relay will retry")
-            finally:
-                close_old_connections()
+                log.exception("marking %d confirmed request(s) failed; the relay will", len(batch))
+            if stop:
+                connection.close()
+                return
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.publisher.stop(timeout)
+        self.confirmed.put(_STOP)
+        self.marker.join(timeout)
 
 
 _lock = threading.Lock()
@@ -118,8 +140,20 @@ def _publisher() -> _AfterCommitPublisher:
         # new broker URL (tests) gets a new publisher.
         stale = _instance is None or _instance.pid != os.getpid()
         if stale or _instance.url != settings.AMQP_URL:
+            if not stale:
+                _instance.stop(timeout=1.0)  # a new broker URL (tests): the old one goes
             _instance = _AfterCommitPublisher()
         return _instance
+
+
+def stop() -> None:
+    """Stops this process's publisher and marker (the test suite, before it drops its
+    database: the marker holds a connection)."""
+    global _instance
+    with _lock:
+        if _instance is not None and _instance.pid == os.getpid():
+            _instance.stop()
+        _instance = None
 
 
 def publish_on_commit(demande: Demande) -> None:

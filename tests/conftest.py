@@ -54,3 +54,25 @@ def pytest_generate_tests(metafunc):
         from tests.support.api_cases import EVERYONE
 
         metafunc.parametrize("role", EVERYONE)
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_shares():
+    """A process keeps its throttle shares in memory; ids are reused between tests."""
+    from access.throttling import _shares
+
+    _shares.left.clear()
+    yield
+    _shares.left.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stop_background_threads(django_db_setup, django_db_blocker):
+    """The web process's writer and publisher threads hold database connections: they stop
+    before the test database is dropped."""
+    yield
+    from intake import writer
+    from pipeline import outbox
+
+    writer.stop()
+    outbox.stop()

@@ -106,7 +106,11 @@ def facture_xml(facture: Facture) -> bytes:
         tva=facture.client_tva,
         pays="FR",
     )
-    _el(transaction, "ram:ApplicableHeaderTradeDelivery")
+    delivery = _el(transaction, "ram:ApplicableHeaderTradeDelivery")
+    # BT-72: the work was handed over on the invoice's date (no empty element: PEPPOL-R008).
+    _date(
+        _el(delivery, "ram:ActualDeliverySupplyChainEvent"), "ram:OccurrenceDateTime", facture.date
+    )
     settlement = _el(transaction, "ram:ApplicableHeaderTradeSettlement")
     _el(settlement, "ram:InvoiceCurrencyCode", "EUR")
     tax = _el(settlement, "ram:ApplicableTradeTax")
@@ -123,7 +127,11 @@ def facture_xml(facture: Facture) -> bytes:
     _el(summation, "ram:TaxBasisTotalAmount", _amount(facture.total_ht))
     _el(summation, "ram:TaxTotalAmount", _amount(facture.montant_tva), currencyID="EUR")
     _el(summation, "ram:GrandTotalAmount", _amount(facture.total_ttc))
-    _el(summation, "ram:DuePayableAmount", _amount(facture.total_ttc))
+    acomptes = facture.acomptes or Decimal("0.00")
+    if acomptes:
+        # BT-113: the deposits received before the invoice; BR-CO-16: due = total - paid.
+        _el(summation, "ram:TotalPrepaidAmount", _amount(acomptes))
+    _el(summation, "ram:DuePayableAmount", _amount(facture.total_ttc - acomptes))
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 

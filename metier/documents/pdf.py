@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 
+from django.conf import settings
+from django.utils import timezone
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -15,7 +17,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from ..models import Avoir, Facture
+from ..models import Avoir, Devis, Facture
 
 FONT, BOLD = "GarageVera", "GarageVeraBd"
 _fonts_ready = False
@@ -157,7 +159,7 @@ def facture_pdf(facture: Facture) -> bytes:
     ]
     story.append(_table(rows, [22 * mm, 65 * mm, 20 * mm, 15 * mm, 27 * mm, 31 * mm]))
     story.append(_p("Main-d'œuvre", st["h"]))
-    rows = [["Désignation", "Décompte", "Heures", "Taux horaire HT", "Montant HT"]]
+    rows = [["Désignation", "Décompte", "Heures", "Taux\nhoraire HT", "Montant HT"]]
     rows += [
         [
             _p(lf.designation, st["base"]),
@@ -176,6 +178,12 @@ def facture_pdf(facture: Facture) -> bytes:
         [f"TVA {taux} %", euros(facture.montant_tva)],
         ["Total TTC", euros(facture.total_ttc)],
     ]
+    acomptes = facture.acomptes or Decimal("0.00")
+    if acomptes:
+        totals += [
+            ["Acomptes déduits", euros(-acomptes)],
+            ["Net à payer", euros(facture.total_ttc - acomptes)],
+        ]
     t = Table(totals, colWidths=[40 * mm, 31 * mm], hAlign="RIGHT")
     t.setStyle(
         TableStyle(
@@ -188,6 +196,20 @@ def facture_pdf(facture: Facture) -> bytes:
         )
     )
     story.append(t)
+    if acomptes:
+        story.append(_p("Acomptes reçus avant la facture", st["h"]))
+        rows = [["Reçu le", "Mode", "Sur le devis", "Montant TTC"]]
+        deposits = facture.reparation.paiements.filter(acompte=True).select_related("devis")
+        rows += [
+            [
+                f"{timezone.localtime(p.recu_le):%d/%m/%Y}",
+                p.get_mode_display(),
+                p.devis.numero if p.devis_id else "-",
+                euros(p.montant),
+            ]
+            for p in deposits.order_by("id")
+        ]
+        story.append(_table(rows, [40 * mm, 45 * mm, 50 * mm, 45 * mm]))
     story.append(_p("Travaux refusés par le client", st["h"]))
     if facture.travaux_refuses:
         rows = [["Désignation", "Qté", "Montant HT"]]
@@ -246,3 +268,139 @@ def avoir_pdf(avoir: Avoir) -> bytes:
     ):
         story.append(_p(f"{label} : {euros(amount)}", st["base"]))
     return _render(story, f"Avoir {avoir.numero}", f.emetteur.get("nom", ""))
+
+
+DECISIONS = {"en_attente": "en attente", "acceptee": "acceptée", "refusee": "refusée"}
+
+
+def devis_pdf(devis: Devis) -> bytes:
+    """The estimate as a PDF: the garage, the customer and the vehicle, each line (parts with
+    the reused alternative offered (PIEC), labour hours, rate and how they are counted), the
+    totals, the validity date and, once answered, each line's decision and the signature."""
+    from ..services.factures import emetteur  # the same identity as on invoices
+
+    st = _styles()
+    e = emetteur()
+    reparation = devis.reparation
+    voiture = reparation.voiture
+    client = voiture.client if voiture is not None else None
+    titre = "Devis complémentaire" if devis.complementaire else "Devis"
+    seller = [e["nom"], e["adresse"]]
+    if e["siret"]:
+        seller.append(f"SIRET {e['siret']}")
+    if e["tva"]:
+        seller.append(f"TVA intracommunautaire {e['tva']}")
+    buyer = [client.nom if client else "client de passage"]
+    if client is not None:
+        buyer += [client.telephone, client.email]
+    story: list = [
+        _p(f"{titre} {devis.numero}", st["title"]),
+        _p(
+            f"Date : {timezone.localdate(devis.cree_le):%d/%m/%Y}    Valable jusqu'au : "
+            f"{devis.valide_jusqu_au:%d/%m/%Y}    Ordre de réparation n° {reparation.pk}",
+            st["base"],
+        ),
+        Spacer(1, 4 * mm),
+        Table(
+            [
+                [
+                    _p("\n".join(x for x in seller if x), st["base"]),
+                    _p("Client\n" + "\n".join(x for x in buyer if x), st["base"]),
+                ]
+            ],
+            colWidths=[95 * mm, 85 * mm],
+        ),
+        Spacer(1, 3 * mm),
+    ]
+    if voiture is not None:
+        vehicule = " ".join(x for x in (voiture.marque, voiture.modele) if x)
+        story.append(
+            _p(
+                f"Véhicule : {vehicule or '-'}    Immatriculation : "
+                f"{voiture.immatriculation or '-'}    Kilométrage : {voiture.kilometrage} km"
+                + (f"    VIN : {voiture.vin}" if voiture.vin else ""),
+                st["base"],
+            )
+        )
+    lignes = list(devis.lignes.order_by("id"))
+    pieces = [ligne for ligne in lignes if ligne.nature == "piece"]
+    heures = [ligne for ligne in lignes if ligne.nature == "main_oeuvre"]
+    answered = devis.repondu_le is not None
+    story.append(_p("Pièces", st["h"]))
+    rows = [["Désignation", "Qté", "P.U. HT\nneuve", "P.U. HT\nréemploi", "Montant HT", "Choix"]]
+    for ligne in pieces:
+        choix = DECISIONS[ligne.decision]
+        if ligne.decision == "acceptee" and ligne.choix_piec:
+            choix += " (réemploi)" if ligne.choix_piec == "reemploi" else " (neuve)"
+        rows.append(
+            [
+                _p(ligne.designation, st["base"]),
+                _num(ligne.quantite),
+                euros(ligne.prix_unitaire),
+                euros(ligne.prix_reemploi) if ligne.prix_reemploi is not None else "-",
+                euros(ligne.montant),
+                choix,
+            ]
+        )
+    story.append(_table(rows, [52 * mm, 10 * mm, 22 * mm, 22 * mm, 26 * mm, 48 * mm]))
+    story.append(_p("Main-d'œuvre", st["h"]))
+    rows = [["Désignation", "Décompte", "Heures", "Taux\nhoraire HT", "Montant HT", "Choix"]]
+    rows += [
+        [
+            _p(ligne.designation, st["base"]),
+            settings.GARAGE_MODE_MAIN_OEUVRE,
+            _num(ligne.quantite),
+            euros(ligne.prix_unitaire),
+            euros(ligne.montant),
+            DECISIONS[ligne.decision],
+        ]
+        for ligne in heures
+    ]
+    story.append(_table(rows, [52 * mm, 24 * mm, 14 * mm, 22 * mm, 26 * mm, 42 * mm]))
+    story.append(Spacer(1, 3 * mm))
+    taux = f"{(devis.taux_tva * 100).normalize():f}".replace(".", ",")
+    for label, amount in (
+        ("Total HT", devis.total_ht),
+        (f"TVA {taux} %", devis.montant_tva),
+        ("Total TTC", devis.total_ttc),
+    ):
+        story.append(_p(f"{label} : {euros(amount)}", st["base"]))
+    if any(ligne.prix_reemploi is not None for ligne in pieces):
+        story.append(
+            _p(
+                "Pièces issues de l'économie circulaire : le client choisit, pour chaque pièce "
+                "qui en propose, une pièce neuve ou de réemploi (art. L224-67 du code de la "
+                "consommation).",
+                st["small"],
+            )
+        )
+    story.append(_p("Réponse du client", st["h"]))
+    if answered:
+        from ..services.paiements import totaux_approuves
+
+        ok = totaux_approuves(devis)
+        story.append(
+            _p(
+                f"Montant approuvé par le client (lignes acceptées, au prix de la pièce "
+                f"choisie) : {euros(ok.total_ht)} HT, {euros(ok.montant_tva)} de TVA, "
+                f"{euros(ok.total_ttc)} TTC.",
+                st["base"],
+            )
+        )
+        when = timezone.localtime(devis.repondu_le).strftime("%d/%m/%Y %H:%M")
+        story.append(
+            _p(
+                f"Statut : {devis.get_statut_display()}. Signé « {devis.signature} » le {when}."
+                f"\nEmpreinte SHA-256 du devis présenté : {devis.empreinte}",
+                st["base"],
+            )
+        )
+    else:
+        story.append(
+            _p(
+                f"Statut : {Devis.Statut(devis.statut_effectif).label}. Bon pour accord : "
+                "le client accepte ou refuse chaque ligne par le lien reçu.",
+                st["base"],
+            )
+        )
+    return _render(story, f"{titre} {devis.numero}", e["nom"])

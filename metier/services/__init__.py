@@ -22,7 +22,7 @@ from .catalogue import (
     update_voiture,
 )
 from .common import Conflict, NotFound
-from .demandes import accept_demande, validate_duree
+from .demandes import accept_demande, check_demande, enregistrer_demandes, validate_duree
 from .devis import (
     LienInvalide,
     LigneProposee,
@@ -64,6 +64,7 @@ __all__ = [
     "add_ligne_main_oeuvre",
     "add_ligne_piece",
     "annuler_devis",
+    "check_demande",
     "create_client",
     "create_devis",
     "create_piece",
@@ -76,6 +77,7 @@ __all__ = [
     "delete_reparation",
     "delete_voiture",
     "devis_du_lien",
+    "enregistrer_demandes",
     "envoyer_devis",
     "lock_pieces",
     "make_orders",
@@ -94,13 +96,19 @@ __all__ = [
 
 # Invoicing (issue 11, part B).
 from .factures import emettre_avoir, emettre_facture, travaux_refuses
-from .paiements import enregistrer_paiement, reste_du, statut_paiement
+from .paiements import enregistrer_paiement, montant_approuve, reste_du, statut_paiement
+from .remboursements import enregistrer_remboursement, verifier_remboursement
+from .remboursements import etat as etat_remboursement
 
 __all__ += [
     "emettre_avoir",
     "emettre_facture",
     "enregistrer_paiement",
+    "enregistrer_remboursement",
+    "etat_remboursement",
+    "montant_approuve",
     "reste_du",
     "statut_paiement",
     "travaux_refuses",
+    "verifier_remboursement",
 ]

@@ -28,6 +28,7 @@ from ..models import (
     LigneAvoir,
     LigneFacture,
     LignePiece,
+    Paiement,
     Reparation,
 )
 from . import journal
@@ -179,6 +180,11 @@ def emettre_facture(
     if not lignes:
         raise Conflict("a repair without any line cannot be invoiced")
     t = totals([ligne.montant_ht for ligne in lignes], reparation.taux_tva)
+    # Deposits already received (on the approved estimate or the order), deducted from what
+    # the invoice asks for. Read under the order's lock, which payments take too.
+    acomptes = Paiement.objects.filter(reparation=reparation, acompte=True).aggregate(
+        s=Sum("montant")
+    )["s"] or Decimal("0.00")
 
     transition(reparation=reparation, action="facturer", par=par)
     # From here on nothing may fail for the customer's input: the number is taken last.
@@ -211,6 +217,7 @@ def emettre_facture(
             conditions_paiement=settings.GARAGE_CONDITIONS_PAIEMENT,
             mentions=mentions_retard(professionnel),
             travaux_refuses=travaux_refuses(reparation),
+            acomptes=acomptes,
         )
     )
     for position, ligne in enumerate(lignes, start=1):

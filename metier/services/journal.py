@@ -23,12 +23,23 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
-from ..models import Avoir, Compteur, EcritureJournal, Facture, Paiement
+from ..models import Avoir, Compteur, EcritureJournal, Facture, Paiement, Remboursement
 
 GENESE = "0" * 64
 SEQUENCE = "journal"
 T = EcritureJournal.Type
-MODELES: dict[str, type[models.Model]] = {T.FACTURE: Facture, T.AVOIR: Avoir, T.PAIEMENT: Paiement}
+MODELES: dict[str, type[models.Model]] = {
+    T.FACTURE: Facture,
+    T.AVOIR: Avoir,
+    T.PAIEMENT: Paiement,
+    T.REMBOURSEMENT: Remboursement,
+}
+# Columns added after records were first journalled: left out of the canonical JSON while
+# null, so the entries written before they existed still match their records.
+AJOUTES: dict[type[models.Model], frozenset[str]] = {
+    Facture: frozenset({"acomptes"}),
+    Paiement: frozenset({"devis_id"}),
+}
 LIGNES = {T.FACTURE: "lignes", T.AVOIR: "lignes"}
 
 
@@ -43,14 +54,23 @@ def _valeur(value: Any) -> Any:
 
 
 def _champs(obj: models.Model) -> dict[str, Any]:
-    return {f.attname: _valeur(f.value_from_object(obj)) for f in obj._meta.concrete_fields}
+    ajoutes = AJOUTES.get(type(obj), frozenset())
+    return {
+        f.attname: _valeur(value)
+        for f in obj._meta.concrete_fields
+        if (value := f.value_from_object(obj)) is not None or f.attname not in ajoutes
+    }
 
 
 def canonique(type_: str, obj: models.Model) -> str:
     """The record as the journal keeps it: its fields and, for documents, its lines."""
     data = _champs(obj)
     if type_ in LIGNES:
-        data["lignes"] = [_champs(ligne) for ligne in getattr(obj, LIGNES[type_]).order_by("id")]
+        related = getattr(obj, LIGNES[type_])
+        # Prefetched in id order by `verifier`'s lots; else read here.
+        prefetched = LIGNES[type_] in getattr(obj, "_prefetched_objects_cache", {})
+        lignes = related.all() if prefetched else related.order_by("id")
+        data["lignes"] = [_champs(ligne) for ligne in lignes]
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -111,53 +131,90 @@ def _differences(stored: str, current: str) -> str:
     return ", ".join(keys) or "?"
 
 
-def verifier(*, premier_seulement: bool = False) -> Verification:
-    """Checks the whole chain, in order; the first problem found is the first listed."""
+LOT = 500  # entries read per query by `verifier` (and `verifier_journal --lot`)
+
+
+def _lot(apres: int, taille: int) -> tuple[list[EcritureJournal], dict[tuple[str, int], Any]]:
+    """The next `taille` entries after position `apres`, and the records they name, read in
+    one query per kind of record (with their lines prefetched), not one per entry."""
+    entrees = list(EcritureJournal.objects.filter(position__gt=apres).order_by("position")[:taille])
+    ids: dict[str, set[int]] = {}
+    for entree in entrees:
+        ids.setdefault(entree.type, set()).add(entree.objet_id)
+    objets: dict[tuple[str, int], Any] = {}
+    for type_, pks in ids.items():
+        modele = MODELES.get(type_)
+        if modele is None:
+            continue
+        queryset = modele.objects.filter(pk__in=pks)
+        if type_ in LIGNES:
+            lignes = getattr(modele, LIGNES[type_]).rel.related_model.objects.order_by("id")
+            queryset = queryset.prefetch_related(models.Prefetch(LIGNES[type_], queryset=lignes))
+        objets.update({(type_, obj.pk): obj for obj in queryset})
+    return entrees, objets
+
+
+def verifier(*, premier_seulement: bool = False, lot: int = LOT) -> Verification:
+    """Checks the whole chain, in order; the first problem found is the first listed.
+
+    The entries are read `lot` at a time (by position), with the records of each lot in a
+    few queries: memory and round trips stay bounded however long the journal is."""
+    if lot < 1:
+        raise ValueError("lot must be at least 1")
     problemes: list[Probleme] = []
     precedent, attendue, n = GENESE, 1, 0
-    vus: dict[str, set[int]] = {t: set() for t in MODELES}
 
     def signaler(position: int | None, message: str) -> bool:
         problemes.append(Probleme(position, message))
         return premier_seulement
 
-    for entree in EcritureJournal.objects.order_by("position").iterator():
-        n += 1
+    def verifier_entree(entree: EcritureJournal, obj: Any) -> bool:
+        """Checks one entry; True when the check stops here (the first problem only)."""
         if entree.position != attendue:
             gap = f"#{attendue}" + (
                 f" to #{entree.position - 1}" if entree.position - 1 > attendue else ""
             )
             if signaler(attendue, f"removed (the chain jumps from {gap} to #{entree.position})"):
-                break
+                return True
         if entree.hash_precedent != precedent:
             if signaler(
                 entree.position,
                 "not chained to the entry before it (an entry was removed or altered)",
             ):
-                break
+                return True
         if empreinte(entree.hash_precedent, entree.contenu) != entree.hash:
             if signaler(
                 entree.position,
                 f"altered: its hash does not match its content ({entree.type} {entree.objet_id})",
             ):
-                break
-        modele = MODELES.get(entree.type)
-        obj = modele.objects.filter(pk=entree.objet_id).first() if modele else None
-        vus.setdefault(entree.type, set()).add(entree.objet_id)
+                return True
         if obj is None:
             if signaler(
                 entree.position, f"the {entree.type} id={entree.objet_id} it records was removed"
             ):
-                break
+                return True
         else:
             actuel = canonique(entree.type, obj)
             if actuel != entree.contenu:
                 nom = getattr(obj, "numero", None) or f"id={obj.pk}"
                 diff = _differences(entree.contenu, actuel)
                 if signaler(entree.position, f"the {entree.type} {nom} was altered ({diff})"):
-                    break
-        precedent, attendue = entree.hash, entree.position + 1
-    else:
+                    return True
+        return False
+
+    apres, arrete = 0, False
+    while not arrete:
+        entrees, objets = _lot(apres, lot)
+        for entree in entrees:
+            n += 1
+            if verifier_entree(entree, objets.get((entree.type, entree.objet_id))):
+                arrete = True
+                break
+            precedent, attendue = entree.hash, entree.position + 1
+        if len(entrees) < lot:
+            break
+        apres = entrees[-1].position
+    if not arrete:
         dernier = (
             Compteur.objects.filter(sequence=SEQUENCE, annee=0)
             .values_list("dernier", flat=True)
@@ -165,13 +222,21 @@ def verifier(*, premier_seulement: bool = False) -> Verification:
             or 0
         )
         if dernier >= attendue:
-            signaler(
+            arrete = signaler(
                 attendue,
                 f"removed: the journal ends at #{attendue - 1}, "
                 f"entries up to #{dernier} were written",
             )
+    if not arrete:
         for type_, modele in MODELES.items():
-            absents = modele.objects.exclude(pk__in=vus[type_]).values_list("pk", flat=True)[:10]
+            # One anti-join per kind of record, however many entries were read.
+            journalises = EcritureJournal.objects.filter(type=type_).values("objet_id")
+            absents = (
+                modele.objects.exclude(pk__in=journalises)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:10]
+            )
             for pk in absents:
-                signaler(None, f"the {type_} id={pk} is not in the journal (written around it)")
+                if signaler(None, f"the {type_} id={pk} is not in the journal (written around it)"):
+                    return Verification(entrees=n, tete=precedent, problemes=problemes)
     return Verification(entrees=n, tete=precedent, problemes=problemes)

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from metier import selectors, services
-from metier.models import EcritureJournal, Facture, Paiement
+from metier.models import EcritureJournal, Facture, Paiement, Remboursement
 from metier.services import journal
 from tests.support.facturation import purge_documents, repair_terminee
 
@@ -87,3 +87,61 @@ def test_concurrent_payments_never_overpay():
     assert accepted == 6  # 6 x 30 = 180 <= 204 < 210
     assert Paiement.objects.count() == 6
     assert selectors.factures().get(pk=f.pk).reste_du == Decimal("24.00")
+
+
+def test_concurrent_refunds_never_refund_more_than_was_paid():
+    """Two credit notes of one invoice share what was paid: 12 cashiers refunding 30 € at
+    once, on either credit note, pay back 6 x 30 of the 204 € received, never more."""
+    f = services.emettre_facture(reparation=repair_terminee())  # 204.00
+    services.enregistrer_paiement(facture=f, montant=Decimal("204.00"), mode="carte")
+    piece, labour = f.lignes.order_by("position")
+    avoirs = [
+        services.emettre_avoir(facture=f, motif="a", lignes=[{"ligne": piece.pk, "quantite": 1}]),
+        services.emettre_avoir(facture=f, motif="b", lignes=[{"ligne": labour.pk, "quantite": 2}]),
+    ]  # 60 + 144 = 204 owed back
+    start = threading.Barrier(12)
+
+    def refund(i: int) -> bool:
+        try:
+            start.wait(timeout=60)
+            services.enregistrer_remboursement(
+                avoir=avoirs[i % 2], montant=Decimal("30.00"), mode="virement"
+            )
+            return True
+        except (ValidationError, services.Conflict):
+            return False
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(12) as pool:
+        accepted = sum(pool.map(refund, range(12)))
+    refunded = sum(r.montant for r in Remboursement.objects.all())
+    print(f"vendor={connection.vendor} refunds accepted={accepted} total={refunded}")
+    assert refunded <= Decimal("204.00")
+    # the first credit note holds 60 (two refunds), the second 144 (four): 6 in all
+    assert accepted == 6 and refunded == Decimal("180.00")
+    assert selectors.factures().get(pk=f.pk).reste_du == Decimal("-24.00")
+    assert journal.verifier().intact
+
+
+def test_concurrent_deposits_never_exceed_what_the_customer_approved():
+    from tests.support.facturation import devis_repondu
+
+    devis = devis_repondu()  # 180.00 approved
+    start = threading.Barrier(12)
+
+    def deposit(i: int) -> bool:
+        try:
+            start.wait(timeout=60)
+            services.enregistrer_paiement(devis=devis, montant=Decimal("35.00"), mode="carte")
+            return True
+        except ValidationError:
+            return False
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(12) as pool:
+        accepted = sum(pool.map(deposit, range(12)))
+    assert accepted == 5  # 5 x 35 = 175 <= 180 < 210
+    assert sum(p.montant for p in devis.acomptes.all()) == Decimal("175.00")
+    assert journal.verifier().intact

@@ -1,4 +1,4 @@
-"""Runs the system's real processes (gunicorn web, the consumer) against the test database.
+"""Runs the system's real processes (the web server, the consumer) against the test database.
 
 Used by the integration and fault tests: what they claim is about processes, not threads.
 """
@@ -119,30 +119,19 @@ class Stack:
         self.base_urls: list[str] = []  # every web process started, in order
 
     def start_web(self, workers: int = 2, threads: int = 4, **env: str) -> Process:
-        """One web process (gunicorn); call it again for another, on its own port."""
+        """One web process (the Procfile's server); call it again for another, on its own
+        port."""
         port = free_port()
         self.base_url = f"http://127.0.0.1:{port}"
         self.base_urls.append(self.base_url)
-        proc = self._start(
-            "web",
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "garage.wsgi",
-                "--config",
-                "garage/gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                "--threads",
-                str(threads),
-                "--graceful-timeout",
-                "10",
-            ],
-            env,
-        )
+        server_env = {
+            "WEB_HOST": "127.0.0.1",
+            "PORT": str(port),
+            "WEB_CONCURRENCY": str(workers),
+            "WEB_THREADS": str(threads),
+            "WEB_GRACEFUL_TIMEOUT": "10",
+        }
+        proc = self._start("web", [sys.executable, "-m", "garage.web"], {**server_env, **env})
         self.wait_http(proc)
         return proc
 

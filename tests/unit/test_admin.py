@@ -157,6 +157,10 @@ def test_estimates_in_the_admin_make_send_and_read(staff, order):
     detail = staff.get(reverse("admin:metier_devis_change", args=[devis.pk])).content.decode()
     assert devis.numero in detail and "jeton_hash" not in detail
     assert staff.get(reverse("admin:metier_devis_add")).status_code == 403
+    pdf_url = reverse("admin:metier_devis_pdf", args=[devis.pk])
+    assert pdf_url in detail
+    r = staff.get(pdf_url)
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
 
 
 # --- the garage's language (issue 13, item 6) ---------------------------------------------
@@ -186,3 +190,74 @@ def test_repair_page_labels_money_and_what_may_not_change(staff, order):
 def test_amounts_in_euros_in_the_lists(staff, order):
     parts = staff.get(reverse("admin:metier_piece_changelist")).content.decode()
     assert "80,00 €" in parts
+
+
+def test_refunds_in_the_admin(staff):
+    from tests.support.facturation import facture
+
+    f = facture()
+    services.enregistrer_paiement(facture=f, montant="204.00", mode="carte")
+    avoir = services.emettre_avoir(facture=f, motif="erreur")
+    page = staff.get(reverse("admin:metier_avoir_change", args=[avoir.pk])).content.decode()
+    add = reverse("admin:metier_remboursement_add")
+    assert "à rembourser" in page and f"{add}?avoir={avoir.pk}&amp;montant=204.00" in page
+    form = staff.get(f"{add}?avoir={avoir.pk}&montant=204.00").content.decode()
+    assert 'value="204.00"' in form
+    # more than is owed back: the form again, saying why; nothing written
+    r = staff.post(add, {"avoir": avoir.pk, "montant": "300", "mode": "virement"})
+    assert r.status_code == 200 and "over-refund" in r.content.decode()
+    assert not avoir.remboursements.exists()
+    r = staff.post(add, {"avoir": avoir.pk, "montant": "204.00", "mode": "virement"})
+    assert r.status_code == 302, r.content.decode()[:2000]
+    refund = avoir.remboursements.get()
+    assert refund.par is not None and refund.montant == Decimal("204.00")
+    page = staff.get(reverse("admin:metier_avoir_changelist")).content.decode()
+    assert "rembourse" in page
+    detail = staff.get(reverse("admin:metier_remboursement_change", args=[refund.pk]))
+    assert detail.status_code == 200 and 'name="_save"' not in detail.content.decode()
+    # nothing left to refund: the form says so on the credit note
+    r = staff.post(add, {"avoir": avoir.pk, "montant": "1", "mode": "virement"})
+    assert r.status_code == 200 and "nothing to refund" in r.content.decode()
+
+
+def test_payments_and_credit_notes_are_recorded_in_the_admin(staff, client):
+    from tests.support.accounts import make_account
+    from tests.support.facturation import devis_repondu, terminer
+
+    devis = devis_repondu()
+    add = reverse("admin:metier_paiement_add")
+    assert staff.get(add).status_code == 200
+    r = staff.post(add, {"devis": devis.pk, "montant": "50.00", "mode": "carte"})
+    assert r.status_code == 302, r.content.decode()[:3000]
+    deposit = devis.acomptes.get()
+    assert deposit.acompte and deposit.par is not None
+    staff.post(
+        reverse("admin:metier_reparation_changelist"),
+        {"action": "facturer", "_selected_action": [terminer(devis.reparation).pk]},
+    )
+    facture = devis.reparation.facture
+    assert facture.acomptes == Decimal("50.00")
+    # more than is due: the form again with the domain's reason, nothing written
+    r = staff.post(add, {"facture": facture.pk, "montant": "130.01", "mode": "cheque"})
+    assert r.status_code == 200 and "overpayment" in r.content.decode()
+    r = staff.post(add, {"facture": facture.pk, "montant": "130.00", "mode": "cheque"})
+    assert r.status_code == 302
+    assert services.statut_paiement(facture) == "payee"
+    # neither given: the reason, on the form
+    r = staff.post(add, {"montant": "1", "mode": "cheque"})
+    assert r.status_code == 200 and "give the invoice" in r.content.decode()
+    # a credit note, by an administrator: all that is left; then it shows what to refund
+    r = staff.post(reverse("admin:metier_avoir_add"), {"facture": facture.pk, "motif": "erreur"})
+    assert r.status_code == 302
+    avoir = facture.avoirs.get()
+    assert avoir.total_ttc == Decimal("180.00")
+    page = staff.get(reverse("admin:metier_avoir_change", args=[avoir.pk])).content.decode()
+    assert "à rembourser" in page
+    # the service adviser records payments, never credit notes
+    user, _ = make_account("accueil", service=False)
+    user.is_staff = True
+    user.save()
+    client.force_login(user)
+    assert client.get(add).status_code == 200
+    assert client.get(reverse("admin:metier_avoir_add")).status_code == 403
+    assert client.get(reverse("admin:metier_remboursement_add")).status_code == 200

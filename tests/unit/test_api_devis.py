@@ -243,3 +243,18 @@ def test_a_part_may_offer_a_reused_version(admin_api):
     assert r.status_code == 200 and r.json()["prix_reemploi"] is None
     r = admin_api.post("/api/piece/", {"nom": "X", "prix": 3, "prix_reemploi": -1}, format="json")
     assert r.status_code == 400 and "prix_reemploi" in r.json()
+
+
+def test_the_estimate_pdf_downloads(admin_api, order):
+    import io
+
+    from pypdf import PdfReader
+
+    body, _ = _sent(admin_api, order)
+    assert body["pdf"].endswith(f"/api/devis/{body['id']}/pdf/")
+    r = admin_api.get(f"/api/devis/{body['id']}/pdf/")
+    assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
+    assert f'filename="{body["numero"]}.pdf"' in r["Content-Disposition"]
+    text = " ".join(PdfReader(io.BytesIO(r.content)).pages[0].extract_text().split())
+    assert f"Devis {body['numero']}" in text and "envoyé" in text
+    assert admin_api.get("/api/devis/999999/pdf/").status_code == 404

@@ -158,3 +158,141 @@ def test_invoicing_an_unfinished_order_is_409(admin_api):
 def test_unknown_invoice_pdf_is_404_json(admin_api):
     r = admin_api.get("/api/facture/999/pdf/")
     assert r.status_code == 404 and "detail" in r.json()
+
+
+# --- deposits on the approved estimate, refunds ---------------------------------------------
+def test_deposit_on_the_estimate_then_invoice_net_of_it(admin_api):
+    from tests.support.facturation import devis_repondu, terminer
+
+    devis = devis_repondu()
+    r = admin_api.post(
+        "/api/paiement/", {"devis": devis.pk, "montant": 50, "mode": "carte"}, format="json"
+    )
+    assert r.status_code == 201, r.content
+    assert (r.json()["devis"], r.json()["acompte"], r.json()["reparation"]) == (
+        devis.pk,
+        True,
+        devis.reparation_id,
+    )
+    r = admin_api.post(
+        "/api/paiement/", {"devis": devis.pk, "montant": 130.01, "mode": "carte"}, format="json"
+    )
+    assert r.status_code == 400 and devis.numero in r.json()["montant"][0]
+    r = admin_api.post(
+        "/api/paiement/", {"devis": 999999, "montant": 5, "mode": "carte"}, format="json"
+    )
+    assert r.status_code == 400 and "devis" in r.json()
+    terminer(devis.reparation)
+    r = admin_api.post("/api/facture/", {"reparation": devis.reparation_id}, format="json")
+    body = r.json()
+    assert (body["total_ttc"], body["acomptes"], body["net_a_payer"], body["reste_du"]) == (
+        180.0,
+        50.0,
+        130.0,
+        130.0,
+    )
+    r = admin_api.post(
+        "/api/paiement/", {"devis": devis.pk, "montant": 5, "mode": "carte"}, format="json"
+    )
+    assert r.status_code == 409 and "pay the invoice" in r.json()["detail"]
+
+
+def test_deposit_on_an_estimate_not_approved_is_a_409(admin_api):
+    from tests.support.facturation import devis_repondu
+
+    devis = devis_repondu(decisions=("refusee", "refusee"))
+    r = admin_api.post(
+        "/api/paiement/", {"devis": devis.pk, "montant": 5, "mode": "carte"}, format="json"
+    )
+    assert r.status_code == 409 and "approved estimate" in r.json()["detail"]
+
+
+def test_refund_through_the_api(admin_api):
+    repair = repair_terminee()
+    fid = admin_api.post("/api/facture/", {"reparation": repair.pk}, format="json").json()["id"]
+    admin_api.post(
+        "/api/paiement/", {"facture": fid, "montant": 204, "mode": "carte"}, format="json"
+    )
+    avoir = admin_api.post(
+        "/api/avoir/", {"facture": fid, "motif": "travaux non conformes"}, format="json"
+    ).json()
+    assert (avoir["statut_remboursement"], avoir["a_rembourser"], avoir["montant_rembourse"]) == (
+        "a_rembourser",
+        204.0,
+        0.0,
+    )
+    facture = admin_api.get(f"/api/facture/{fid}/").json()
+    assert (facture["statut_paiement"], facture["reste_du"]) == ("a_rembourser", -204.0)
+    due = admin_api.get("/api/avoir/a-rembourser/").json()["results"]
+    assert [(a["id"], a["a_rembourser"]) for a in due] == [(avoir["id"], 204.0)]
+    r = admin_api.post(
+        "/api/remboursement/",
+        {"avoir": avoir["id"], "montant": 204.01, "mode": "virement"},
+        format="json",
+    )
+    assert r.status_code == 400 and "over-refund" in r.json()["montant"][0]
+    r = admin_api.post(
+        "/api/remboursement/",
+        {"avoir": avoir["id"], "montant": "204.00", "mode": "virement", "reference": "VIR-42"},
+        format="json",
+    )
+    assert r.status_code == 201, r.content
+    assert (r.json()["facture"], r.json()["montant"], r.json()["reference"]) == (
+        fid,
+        204.0,
+        "VIR-42",
+    )
+    assert admin_api.get("/api/avoir/a-rembourser/").json()["results"] == []
+    after = admin_api.get(f"/api/avoir/{avoir['id']}/").json()
+    assert (after["statut_remboursement"], after["a_rembourser"]) == ("rembourse", 0.0)
+    listed = admin_api.get("/api/avoir/").json()["results"]
+    assert listed[0]["statut_remboursement"] == "rembourse"
+    facture = admin_api.get(f"/api/facture/{fid}/").json()
+    assert (facture["statut_paiement"], facture["reste_du"], facture["montant_rembourse"]) == (
+        "soldee_par_avoir",
+        0.0,
+        204.0,
+    )
+    r = admin_api.post(
+        "/api/remboursement/",
+        {"avoir": avoir["id"], "montant": 1, "mode": "virement"},
+        format="json",
+    )
+    assert r.status_code == 409 and "nothing to refund" in r.json()["detail"]
+    assert admin_api.get(f"/api/remboursement/?avoir={avoir['id']}").json()["results"][0]["id"]
+    rid = admin_api.get("/api/remboursement/").json()["results"][0]["id"]
+    for method in ("put", "patch", "delete"):
+        assert (
+            getattr(admin_api, method)(f"/api/remboursement/{rid}/", {}, format="json").status_code
+            == 405
+        )
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"montant": 1, "mode": "carte"}, "avoir"),
+        ({"avoir": 999999, "montant": 1, "mode": "carte"}, "avoir"),
+        ({"avoir": None, "montant": 1, "mode": "carte"}, "avoir"),
+        ({"montant": "abc", "mode": "carte"}, "montant"),
+        ({"montant": 0, "mode": "carte"}, "montant"),
+        ({"montant": 1.001, "mode": "carte"}, "montant"),
+        ({"montant": 1, "mode": "bitcoin"}, "mode"),
+        ({"montant": 1}, "mode"),
+    ],
+)
+def test_bad_refunds_are_400s_naming_the_field(admin_api, body, field):
+    from metier import services
+
+    f = services.emettre_facture(reparation=repair_terminee())
+    services.enregistrer_paiement(facture=f, montant="204.00", mode="carte")
+    avoir = services.emettre_avoir(facture=f, motif="erreur")
+    data = {"avoir": avoir.pk, **body}
+    data = {
+        k: v
+        for k, v in data.items()
+        if not (k == "avoir" and "avoir" not in body and field == "avoir")
+    }
+    r = admin_api.post("/api/remboursement/", data, format="json")
+    assert r.status_code == 400, r.content
+    assert field in r.json(), r.json()

@@ -93,6 +93,18 @@ def test_numbers_follow_each_other_and_the_format_is_a_setting(settings):
 
 
 # --- immutability, by the database -----------------------------------------------------
+def _every_kind_of_record() -> Facture:
+    """An invoice paid in full, a credit note for its part line, and part of that refunded:
+    a row in every immutable table."""
+    f = facture()
+    services.enregistrer_paiement(facture=f, montant=Decimal("204.00"), mode="carte")
+    avoir = services.emettre_avoir(
+        facture=f, motif="geste commercial", lignes=[{"ligne": f.lignes.first().pk, "quantite": 1}]
+    )
+    services.enregistrer_remboursement(avoir=avoir, montant=Decimal("20.00"), mode="virement")
+    return f
+
+
 def _raw(sql: str, *params) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -106,16 +118,13 @@ def _raw(sql: str, *params) -> None:
         ("metier_avoir", "motif = 'x'"),
         ("metier_ligneavoir", "quantite = 9"),
         ("metier_paiement", "montant = 1"),
+        ("metier_remboursement", "montant = 1"),
         ("metier_ecriturejournal", "hash = 'x'"),
     ],
 )
 def test_raw_sql_cannot_change_or_delete_issued_documents(table, update):
     assert table in TABLES_IMMUABLES
-    f = facture()
-    services.enregistrer_paiement(facture=f, montant=Decimal("10.00"), mode="carte")
-    services.emettre_avoir(
-        facture=f, motif="geste commercial", lignes=[{"ligne": f.lignes.first().pk, "quantite": 1}]
-    )
+    _every_kind_of_record()
     with pytest.raises((IntegrityError, DatabaseError), match="refused"):
         _raw(f"UPDATE {table} SET {update}")
     with pytest.raises((IntegrityError, DatabaseError), match="refused"):
@@ -255,3 +264,45 @@ def test_the_year_turning_while_waiting_for_the_lock_numbers_in_the_new_year(mon
     with transaction.atomic():
         numero = numerotation.prendre_numero(sequence="essai", format_="E{annee}-{numero}")
     assert numero.texte == "E2027-1" and timezone.localdate(numero.le).year == 2027
+
+
+@pytest.mark.parametrize("table", TABLES_IMMUABLES)
+def test_raw_sql_cannot_empty_the_immutable_tables(table):
+    """PostgreSQL: TRUNCATE (which fires no row trigger) is refused by a BEFORE TRUNCATE
+    trigger, also when a TRUNCATE ... CASCADE reaches the table from the repairs; an empty
+    table may be truncated (Django's test flush). SQLite has no TRUNCATE: its whole-table
+    DELETE is refused by the row triggers."""
+    f = _every_kind_of_record()
+    if connection.vendor == "postgresql":
+        # The test's transaction holds deferred foreign-key checks, which TRUNCATE would
+        # refuse for its own reason ("pending trigger events"): run them now.
+        _raw("SET CONSTRAINTS ALL IMMEDIATE")
+        with pytest.raises((IntegrityError, DatabaseError), match=r"TRUNCATE on .* refused"):
+            _raw(f"TRUNCATE {table} CASCADE")
+        with pytest.raises((IntegrityError, DatabaseError), match=r"TRUNCATE on .* refused"):
+            _raw("TRUNCATE metier_reparation CASCADE")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*) FROM pg_trigger WHERE tgname = %s AND NOT tgisinternal",
+                [f"{table}_non_vidable"],
+            )
+            assert cursor.fetchone()[0] == 1
+    else:
+        assert connection.vendor == "sqlite"
+        with pytest.raises((IntegrityError, DatabaseError), match="refused"):
+            _raw(f"DELETE FROM {table}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {table}")
+        assert cursor.fetchone()[0] >= 1
+    assert Facture.objects.filter(pk=f.pk).exists()
+
+
+def test_an_empty_immutable_table_may_still_be_truncated():
+    if connection.vendor != "postgresql":
+        assert connection.vendor == "sqlite"  # no TRUNCATE statement there
+        return
+    _raw("TRUNCATE metier_ligneavoir")  # empty in this test: allowed (the test flush needs it)
+    facture()
+    _raw("SET CONSTRAINTS ALL IMMEDIATE")
+    with pytest.raises((IntegrityError, DatabaseError), match=r"TRUNCATE on .* refused"):
+        _raw("TRUNCATE metier_lignefacture, metier_ligneavoir")

@@ -90,7 +90,7 @@ def test_the_migration_normalises_stored_plates(capsys):
     ids = {}
     for plate in written:
         ids[plate] = Voiture.objects.create(marque="m", couleur="c", immatriculation=plate).pk
-    migration = importlib.import_module("metier.migrations.0011_i15_immatriculations_normalisees")
+    migration = importlib.import_module("metier.migrations.0013_i15_immatriculations_normalisees")
     migration.normalise(django_apps, None)
     for plate, expected in written.items():
         assert Voiture.objects.get(pk=ids[plate]).immatriculation == expected, plate

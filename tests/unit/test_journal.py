@@ -7,7 +7,6 @@ its own transaction, so the next test finds them back.
 
 from __future__ import annotations
 
-import importlib
 from decimal import Decimal
 from io import StringIO
 from itertools import pairwise
@@ -19,17 +18,15 @@ from django.db import connection
 from metier import services
 from metier.models import EcritureJournal
 from metier.services import journal
-from tests.support.facturation import facture
+from tests.support.facturation import drop_triggers, facture
 
 pytestmark = pytest.mark.django_db
-migration = importlib.import_module("metier.migrations.0007_documents_immuables")
 
 
 def _tamper(sql: str, *params) -> None:
     """Raw SQL with the immutability triggers dropped (rolled back with the test)."""
     with connection.cursor() as cursor:
-        for drop in migration.sql_drop(connection.vendor):
-            cursor.execute(drop)
+        drop_triggers(cursor)
         cursor.execute(sql, params)
 
 
@@ -111,3 +108,84 @@ def test_a_record_written_around_the_journal_is_named():
             [f.reparation_id, f.pk, False, "5.00", "especes", "", f.emise_le],
         )
     assert "not in the journal" in _check()
+
+
+# --- reading in lots (`--lot`) -----------------------------------------------------------------
+LOTS = (1, 2, 3, 1000)
+
+
+def _results(**kwargs) -> set[tuple]:
+    found = set()
+    for lot in LOTS:
+        result = journal.verifier(lot=lot, **kwargs)
+        found.add((result.entrees, result.tete, tuple(map(str, result.problemes))))
+    return found
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "intact",
+        "record",
+        "line",
+        "entry_removed",
+        "last_entry_removed",
+        "entry_rewritten",
+        "around",
+    ],
+)
+def test_every_lot_size_finds_the_same(tamper):
+    f, p, _, _ = _documents()
+    if tamper == "record":
+        _tamper("UPDATE metier_paiement SET montant = %s WHERE id = %s", "1.00", p.pk)
+    elif tamper == "line":
+        _tamper("UPDATE metier_lignefacture SET montant_ht = 0 WHERE facture_id = %s", f.pk)
+    elif tamper == "entry_removed":
+        _tamper("DELETE FROM metier_ecriturejournal WHERE position = 3")
+    elif tamper == "last_entry_removed":
+        _tamper("DELETE FROM metier_ecriturejournal WHERE position = 4")
+    elif tamper == "entry_rewritten":
+        _tamper("UPDATE metier_ecriturejournal SET contenu = '{}' WHERE position = 2")
+    elif tamper == "around":
+        _tamper(
+            "INSERT INTO metier_paiement (reparation_id, facture_id, acompte, montant, mode, "
+            "reference, recu_le) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            f.reparation_id,
+            f.pk,
+            False,
+            "5.00",
+            "especes",
+            "",
+            f.emise_le,
+        )
+    first, every = _results(premier_seulement=True), _results()
+    assert len(first) == 1 and len(every) == 1, (first, every)
+    ((_, _, problemes),) = first
+    assert bool(problemes) == (tamper != "intact")
+    if tamper != "intact":
+        assert len(problemes) == 1  # the first only
+        assert next(iter(every))[2][0] == problemes[0]  # and it is the first of all
+
+
+def test_the_check_reads_in_lots_not_one_query_per_entry():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(lot: int) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert journal.verifier(lot=lot).intact
+        return len(ctx.captured_queries)
+
+    _documents()
+    small = queries(1000)
+    for _ in range(5):
+        _documents()  # 24 entries now
+    assert journal.verifier().entrees == 24
+    # the same queries for 6 times the entries: per lot, not per entry
+    assert queries(1000) == small
+    assert queries(1) > 24  # a lot of 1 is one entry per round trip, as before
+    out = StringIO()
+    call_command("verifier_journal", "--lot", "5", stdout=out)
+    assert "journal intact: 24 entries" in out.getvalue()
+    with pytest.raises(CommandError, match="--lot"):
+        call_command("verifier_journal", "--lot", "0", stdout=StringIO())

@@ -219,12 +219,21 @@ def test_json_lines_carry_utc_time_and_the_request_id():
     assert "\n" not in line
 
 
-def test_gunicorn_access_lines_become_fields():
-    atoms = {"m": "GET", "U": "/x/", "s": "202", "B": "12", "M": "3", "{x-request-id}o": "r-1"}
-    record = _record('%(m)s "%(U)s" %(s)s', atoms, name="gunicorn.access")
+@pytest.mark.django_db
+def test_one_access_line_per_request_with_its_id_and_fields(client, caplog):
+    caplog.set_level(logging.INFO, logger="garage.access")
+    r = client.get("/api/piece/?probe=1", HTTP_X_REQUEST_ID="r-access-1")
+    assert r.status_code == 401
+    lines = [rec for rec in caplog.records if rec.name == "garage.access"]
+    assert len(lines) == 1
+    (record,) = lines
+    RequestIdFilter().filter(record)
     data = json.loads(JsonFormatter("%(message)s").format(record))
-    assert data["request_id"] == "r-1" and data["status"] == 202 and data["path"] == "/x/"
-    assert data["duration_ms"] == 3 and data["method"] == "GET"
+    assert data["request_id"] == "r-access-1" and data["status"] == 401
+    assert data["path"] == "/api/piece/?probe=1" and data["method"] == "GET"
+    assert isinstance(data["duration_ms"], int) and data["bytes"] == len(r.content)
+    assert '"GET /api/piece/?probe=1 HTTP/1.1" 401' in data["message"]
+    assert "Authorization" not in data["message"]
 
 
 def test_plain_lines_are_utc_whatever_the_process_time_zone(monkeypatch):

@@ -26,6 +26,7 @@ from metier.models import (
     LignePiece,
     Paiement,
     Piece,
+    Remboursement,
     Reparation,
     Voiture,
 )
@@ -216,6 +217,7 @@ class TestDevisActions(APIViewTestCases.ActionChecks):
     custom_actions = {
         "envoyer": ("post", True, "metier.envoyer_devis", ("accueil", "administrateur")),
         "annuler": ("post", True, "metier.annuler_devis", ("accueil", "administrateur")),
+        "pdf": ("get", True, "metier.view_devis", ("accueil", "mecanicien", "administrateur")),
     }
 
     def make(self):
@@ -278,6 +280,30 @@ class TestPaiementAPI(APIViewTestCases.CrudChecks):
         return {"facture": facture().pk, "montant": 10, "mode": "especes"}
 
 
+def _avoir_a_rembourser():
+    f = facture()
+    services.enregistrer_paiement(facture=f, montant="204.00", mode="carte")
+    return services.emettre_avoir(facture=f, motif="erreur")
+
+
+class TestRemboursementAPI(APIViewTestCases.CrudChecks):
+    """Refunds are recorded at the till, as payments (the credit note itself was issued by
+    an administrator); never changed."""
+
+    model = Remboursement
+    basename = "remboursement"
+    operations = ("list", "retrieve", "create")
+    role_access = {"accueil": "cr", "administrateur": "cr"}
+
+    def make(self):
+        return services.enregistrer_remboursement(
+            avoir=_avoir_a_rembourser(), montant="10", mode="virement"
+        )
+
+    def create_data(self):
+        return {"avoir": _avoir_a_rembourser().pk, "montant": 10, "mode": "virement"}
+
+
 class TestFactureActions(APIViewTestCases.ActionChecks):
     model = Facture
     basename = "facture"
@@ -296,6 +322,7 @@ class TestAvoirActions(APIViewTestCases.ActionChecks):
     basename = "avoir"
     custom_actions = {
         "pdf": ("get", True, "metier.view_avoir", ("accueil", "administrateur")),
+        "a_rembourser": ("get", False, "metier.view_avoir", ("accueil", "administrateur")),
     }
 
     def make(self):

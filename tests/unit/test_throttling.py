@@ -127,3 +127,38 @@ def test_rates(text, parsed):
 def test_bad_rates_are_refused(text):
     with pytest.raises(ImproperlyConfigured):
         parse_rate(text)
+
+
+def test_a_process_takes_its_share_at_a_time_and_never_exceeds_the_limit(
+    redis_cache, settings, piece
+):
+    """100/min with a 5% share: the shared counter moves 5 at a time, and the 101st request
+    is refused exactly, even with a second process (another share table) asking too."""
+    from access import throttling
+
+    settings.GARAGE_THROTTLE_SHARE = 0.05
+    settings.GARAGE_THROTTLE_RATES = {**settings.GARAGE_THROTTLE_RATES, "intake": "100/min"}
+    user, token = make_account("accueil")
+    client = token_client(token)
+    codes = [client.get(f"/reparation/{piece.pk}/1/").status_code for _ in range(7)]
+    assert codes == [202] * 7
+    counter = [
+        k for k in redis.Redis.from_url(REDIS_URL).scan_iter(f"*throttle:intake:u{user.pk}:*")
+    ]
+    assert len(counter) == 1
+    assert int(redis.Redis.from_url(REDIS_URL).get(counter[0])) == 10  # two shares of 5
+
+    other_process = throttling._Shares()
+    codes = []
+    for i in range(100):
+        if i % 2:  # every other request as if answered by another process
+            saved, throttling._shares = throttling._shares, other_process
+            try:
+                codes.append(client.get(f"/reparation/{piece.pk}/1/").status_code)
+            finally:
+                other_process, throttling._shares = throttling._shares, saved
+        else:
+            codes.append(client.get(f"/reparation/{piece.pk}/1/").status_code)
+    # 7 + 100 requests against a limit of 100: never more than 100 let in.
+    assert codes.count(202) + 7 <= 100 and codes.count(429) >= 7
+    assert codes.count(202) + 7 >= 100 - 2 * 5  # at most a share per process left unused

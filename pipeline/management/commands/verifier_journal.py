@@ -1,5 +1,5 @@
 """Checks the whole journal: `python manage.py verifier_journal` (exit 1 when it was tampered
-with, naming the first altered or removed record)."""
+with, naming the first altered or removed record). The entries are read `--lot` at a time."""
 
 from __future__ import annotations
 
@@ -18,9 +18,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--all", action="store_true", help="list every problem, not only the first"
         )
+        parser.add_argument(
+            "--lot",
+            type=int,
+            default=journal.LOT,
+            help=f"entries read per query (default {journal.LOT}): memory and round trips "
+            "stay bounded however long the journal is",
+        )
 
     def handle(self, *args, **options):
-        result = journal.verifier(premier_seulement=not options["all"])
+        if options["lot"] < 1:
+            raise CommandError("--lot must be at least 1")
+        result = journal.verifier(premier_seulement=not options["all"], lot=options["lot"])
         if result.intact:
             self.stdout.write(f"journal intact: {result.entrees} entries; head hash {result.tete}")
             return

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metier', '0009_libelles_et_index_demande'),
+        ('metier', '0011_i11_acomptes_remboursements'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

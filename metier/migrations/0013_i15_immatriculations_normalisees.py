@@ -32,6 +32,6 @@ def normalise(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("metier", "0010_i15_cle_par_demandeur")]
+    dependencies = [("metier", "0012_i15_cle_par_demandeur")]
 
     operations = [migrations.RunPython(normalise, migrations.RunPython.noop)]

@@ -20,7 +20,7 @@ def borner(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metier', '0011_i15_immatriculations_normalisees'),
+        ('metier', '0013_i15_immatriculations_normalisees'),
     ]
 
     operations = [
