@@ -107,3 +107,17 @@ def test_unstorable_text_is_a_400_naming_the_field(api, piece, text):
     r = api.generic("POST", "/api/client/", json.dumps({"nom": text}), "application/json")
     assert r.status_code == 400 and list(r.json()) == ["nom"], r.content
     assert Demande.objects.count() == 0
+
+
+def test_every_request_records_its_sender(piece):
+    """Keyed or not, by the fast path (and its group commit on PostgreSQL) or the view."""
+    from tests.support.accounts import make_account, token_client
+
+    user, token = make_account("accueil")
+    api = token_client(token)
+    plain = api.post("/reparation/", {"piece": piece.pk, "duree": 2}, format="json")
+    keyed = api.get(f"/reparation/{piece.pk}/3/", HTTP_IDEMPOTENCY_KEY="k-sender")
+    with_car = api.post("/reparation/", {"piece": piece.pk, "duree": 2, "voiture": 99999})
+    assert plain.status_code == keyed.status_code == 202 and with_car.status_code != 202
+    for r in (plain, keyed):
+        assert Demande.objects.get(pk=r.json()["id"]).demandeur_id == user.pk
