@@ -233,7 +233,7 @@ def test_refund_through_the_api(admin_api):
     assert r.status_code == 400 and "over-refund" in r.json()["montant"][0]
     r = admin_api.post(
         "/api/remboursement/",
-        {"avoir": avoir["id"], "montant": "204.00", "mode": "virement", "reference": "VIR-42"},
+        {"avoir": avoir["id"], "montant": 204.00, "mode": "virement", "reference": "VIR-42"},
         format="json",
     )
     assert r.status_code == 201, r.content
