@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -78,6 +79,15 @@ def required_permissions(request: Request, view: Any) -> tuple[str, ...] | None:
     return (model_permission(model, crud),)
 
 
+def _unsupported(request: Request, view: Any) -> bool:
+    method = (request.method or "").lower()
+    if method not in getattr(view, "http_method_names", ()):
+        return True
+    if getattr(view, "action_map", None) is not None:  # a viewset: the router's mapping
+        return method not in view.action_map and method != "options"
+    return not hasattr(view, method)
+
+
 def _model_of(view: Any) -> Any:
     queryset = getattr(view, "queryset", None)
     if queryset is None and hasattr(view, "get_queryset"):
@@ -94,6 +104,10 @@ class ModelActionPermission(BasePermission):
     message = "You do not have the permission to do this."
 
     def has_permission(self, request: Request, view: Any) -> bool:
+        if _unsupported(request, view):
+            # TRACE, FOO...: no handler on this view, so no permission to look for. A 405
+            # with its Allow header, not a 403 and an error in the logs.
+            raise MethodNotAllowed(request.method)
         user = request.user
         if not user or not user.is_authenticated:
             return False  # DRF answers 401 (not authenticated), not 403

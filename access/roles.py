@@ -82,7 +82,8 @@ ROLES: dict[str, tuple[str, ...]] = {
         "metier.view_lignepiece",
     ),
     # `app.*`: every permission of that app, present and future.
-    ADMINISTRATEUR: ("metier.*", "auth.*", "knox.*"),
+    # axes: the failed logins, deleted to unlock an account at once.
+    ADMINISTRATEUR: ("metier.*", "auth.*", "knox.*", "axes.*"),
 }
 
 

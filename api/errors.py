@@ -33,6 +33,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return response
     elif isinstance(exc, RequestDataTooBig):
         return Response({"detail": "request body too large"}, status=413)
+    elif isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, list):
+        # A bare list is no documented shape: reasons that name no field are DRF's own
+        # `non_field_errors`, as a serializer's are.
+        exc = exceptions.ValidationError({"non_field_errors": exc.detail})
     return drf_exception_handler(exc, context)
 
 

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from intake import strict
 from metier import limits
 from metier.models import (
     Avoir,
@@ -33,7 +34,7 @@ from metier.services import etat_remboursement, statut_paiement
 MONEY = {"max_digits": 12, "decimal_places": 2, "coerce_to_string": False, "read_only": True}
 
 
-class PieceSerializer(serializers.ModelSerializer):
+class PieceSerializer(strict.ModelSerializer):
     prix = serializers.DecimalField(
         max_digits=10,
         decimal_places=2,
@@ -43,7 +44,7 @@ class PieceSerializer(serializers.ModelSerializer):
     )
     stock = serializers.IntegerField(
         min_value=0,
-        max_value=limits.QUANTITE_STOCK_MAX,
+        max_value=min(limits.QUANTITE_STOCK_MAX, limits.STOCK_MAX),
         required=False,
         help_text="initial stock (create only)",
     )
@@ -81,17 +82,17 @@ class PieceSerializer(serializers.ModelSerializer):
         return fields
 
 
-class ReceptionSerializer(serializers.Serializer):
+class ReceptionSerializer(strict.Serializer):
     quantite = serializers.IntegerField(min_value=1, max_value=limits.QUANTITE_STOCK_MAX)
 
 
-class ClientSerializer(serializers.ModelSerializer):
+class ClientSerializer(strict.ModelSerializer):
     class Meta:
         model = Client
         fields = ["id", "nom", "telephone", "email", "cree_le"]
 
 
-class VoitureSerializer(serializers.ModelSerializer):
+class VoitureSerializer(strict.ModelSerializer):
     class Meta:
         model = Voiture
         fields = [
@@ -113,7 +114,7 @@ class VoitureSerializer(serializers.ModelSerializer):
         }
 
 
-class LineSerializer(serializers.ModelSerializer):
+class LineSerializer(strict.ModelSerializer):
     """An order line: its repair is chosen when it is made, and stays."""
 
     def get_fields(self):
@@ -173,7 +174,7 @@ class LigneMainOeuvreSerializer(LineSerializer):
         read_only_fields = ["initiale", "approbation"]
 
 
-class TransitionSerializer(serializers.ModelSerializer):
+class TransitionSerializer(strict.ModelSerializer):
     par = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
@@ -181,7 +182,7 @@ class TransitionSerializer(serializers.ModelSerializer):
         fields = ["de", "vers", "le", "par", "motif"]
 
 
-class ReparationSerializer(serializers.ModelSerializer):
+class ReparationSerializer(strict.ModelSerializer):
     duree = serializers.IntegerField(min_value=limits.DUREE_MIN, max_value=limits.DUREE_MAX)
     description = serializers.CharField(
         max_length=limits.DESCRIPTION_MAX, required=False, allow_blank=True
@@ -222,7 +223,7 @@ class ReparationSerializer(serializers.ModelSerializer):
 AMOUNT = {"max_digits": 12, "decimal_places": 2, "coerce_to_string": False}
 
 
-class LigneFactureSerializer(serializers.ModelSerializer):
+class LigneFactureSerializer(strict.ModelSerializer):
     quantite = serializers.DecimalField(max_digits=10, decimal_places=2, coerce_to_string=False)
     prix_unitaire = serializers.DecimalField(
         max_digits=10, decimal_places=2, coerce_to_string=False
@@ -246,7 +247,7 @@ class LigneFactureSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class FactureSerializer(serializers.ModelSerializer):
+class FactureSerializer(strict.ModelSerializer):
     """An issued invoice, as issued, with what it received and what is still due."""
 
     lignes = LigneFactureSerializer(many=True, read_only=True)
@@ -340,7 +341,7 @@ class FactureSerializer(serializers.ModelSerializer):
         return reverse("facture-facturx", args=[obj.pk], request=self.context.get("request"))
 
 
-class FactureEmissionSerializer(serializers.Serializer):
+class FactureEmissionSerializer(strict.Serializer):
     """`POST /api/facture/`: issue the invoice of a finished repair order."""
 
     reparation = serializers.PrimaryKeyRelatedField(queryset=Reparation.objects.all())
@@ -359,7 +360,7 @@ class FactureEmissionSerializer(serializers.Serializer):
     )
 
 
-class LigneAvoirSerializer(serializers.ModelSerializer):
+class LigneAvoirSerializer(strict.ModelSerializer):
     quantite = serializers.DecimalField(max_digits=10, decimal_places=2, coerce_to_string=False)
     prix_unitaire = serializers.DecimalField(
         max_digits=10, decimal_places=2, coerce_to_string=False
@@ -372,7 +373,7 @@ class LigneAvoirSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AvoirSerializer(serializers.ModelSerializer):
+class AvoirSerializer(strict.ModelSerializer):
     lignes = LigneAvoirSerializer(many=True, read_only=True)
     total_ht = serializers.DecimalField(**AMOUNT, read_only=True)
     taux_tva = serializers.DecimalField(
@@ -432,14 +433,14 @@ class AvoirSerializer(serializers.ModelSerializer):
         return reverse("avoir-pdf", args=[obj.pk], request=self.context.get("request"))
 
 
-class LigneAvoirDemandeSerializer(serializers.Serializer):
+class LigneAvoirDemandeSerializer(strict.Serializer):
     ligne = serializers.IntegerField(min_value=1, help_text="id of the invoice line")
     quantite = serializers.DecimalField(
         max_digits=10, decimal_places=2, min_value=Decimal("0.01"), coerce_to_string=False
     )
 
 
-class AvoirEmissionSerializer(serializers.Serializer):
+class AvoirEmissionSerializer(strict.Serializer):
     """`POST /api/avoir/`: a credit note, in full (no `lignes`) or for some line quantities."""
 
     facture = serializers.PrimaryKeyRelatedField(queryset=Facture.objects.all())
@@ -447,7 +448,7 @@ class AvoirEmissionSerializer(serializers.Serializer):
     lignes = LigneAvoirDemandeSerializer(many=True, required=False, allow_empty=False)
 
 
-class PaiementSerializer(serializers.ModelSerializer):
+class PaiementSerializer(strict.ModelSerializer):
     """A payment of an invoice, or a deposit on a repair order before its invoice."""
 
     facture = serializers.PrimaryKeyRelatedField(
@@ -483,7 +484,7 @@ class PaiementSerializer(serializers.ModelSerializer):
         read_only_fields = ["acompte", "recu_le"]
 
 
-class RemboursementSerializer(serializers.ModelSerializer):
+class RemboursementSerializer(strict.ModelSerializer):
     """Money paid back on a credit note (what it cancelled of a paid invoice)."""
 
     avoir = serializers.PrimaryKeyRelatedField(queryset=Avoir.objects.all())
@@ -500,7 +501,7 @@ class RemboursementSerializer(serializers.ModelSerializer):
 
 
 # --- estimates (Devis) -----------------------------------------------------------------------
-class DevisLigneSerializer(serializers.ModelSerializer):
+class DevisLigneSerializer(strict.ModelSerializer):
     quantite = serializers.DecimalField(
         max_digits=8, decimal_places=2, coerce_to_string=False, read_only=True
     )
@@ -531,7 +532,7 @@ class DevisLigneSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DevisSerializer(serializers.ModelSerializer):
+class DevisSerializer(strict.ModelSerializer):
     statut = serializers.SerializerMethodField()
     lignes = DevisLigneSerializer(many=True, read_only=True)
     total_ht = serializers.DecimalField(**MONEY)
@@ -586,7 +587,7 @@ class DevisEnvoyeSerializer(DevisSerializer):
         read_only_fields = fields
 
 
-class LigneProposeeSerializer(serializers.Serializer):
+class LigneProposeeSerializer(strict.Serializer):
     """A line of a supplementary estimate: `piece` (+ `quantite`), or `heures` (+ `description`)."""
 
     piece = serializers.PrimaryKeyRelatedField(queryset=Piece.objects.all(), required=False)
@@ -611,7 +612,7 @@ class LigneProposeeSerializer(serializers.Serializer):
         return attrs
 
 
-class DevisCreateSerializer(serializers.Serializer):
+class DevisCreateSerializer(strict.Serializer):
     reparation = serializers.PrimaryKeyRelatedField(queryset=Reparation.objects.all())
     validite_jours = serializers.IntegerField(
         min_value=1,

@@ -34,7 +34,7 @@ from metier.models import (
     normalise_immatriculation,
 )
 
-from . import serializers
+from . import filters, serializers
 
 ERRORS = {
     400: OpenApiResponse(description="invalid input: `{field: [reason]}`"),
@@ -136,7 +136,29 @@ class ClientViewSet(ServiceModelViewSet):
     instance_kwarg = "client"
 
 
-class VoitureFilter(df.FilterSet):
+VOIR_CLIENT = "metier.view_client"
+
+
+class SansClientsCaches(filters.FilterSet):
+    """Filters by client apply only for a user who may see clients: for the others they are
+    ignored, so that their answers say nothing about who is a client."""
+
+    client_filters: tuple[str, ...] = ()
+
+    def _voit_les_clients(self) -> bool:
+        user = getattr(self.request, "user", None)
+        return user is not None and user.has_perm(VOIR_CLIENT)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self._voit_les_clients():
+            # Gone before validation: an unknown client's id must not be a 400 either.
+            for name in self.client_filters:
+                self.filters.pop(name, None)
+
+
+class VoitureFilter(SansClientsCaches):
+    client_filters = ("client",)
     q = df.CharFilter(method="search", label="plate, VIN or client name")
     immatriculation = df.CharFilter(method="by_plate")
 
@@ -153,7 +175,7 @@ class VoitureFilter(df.FilterSet):
         return queryset.filter(immatriculation=normalise_immatriculation(value))
 
     def search(self, queryset, name, value):
-        return selectors.search_voitures(queryset, value)
+        return selectors.search_voitures(queryset, value, clients=self._voit_les_clients())
 
 
 class VoitureViewSet(ServiceModelViewSet):
@@ -177,7 +199,9 @@ class VoitureViewSet(ServiceModelViewSet):
         return self.get_paginated_response(data)
 
 
-class ReparationFilter(df.FilterSet):
+class ReparationFilter(SansClientsCaches):
+    client_filters = ("voiture__client",)
+
     class Meta:
         model = Reparation
         fields = {
@@ -255,8 +279,9 @@ class ReparationViewSet(ServiceModelViewSet):
     @action(detail=True, methods=["get"])
     def historique(self, request: Request, pk: str | None = None) -> Response:
         """Every status change: from, to, when, by whom."""
-        transitions = selectors.transitions(self.get_object())
-        return Response(serializers.TransitionSerializer(transitions, many=True).data)
+        page = self.paginate_queryset(selectors.transitions(self.get_object()))
+        data = serializers.TransitionSerializer(page, many=True).data
+        return self.get_paginated_response(data)
 
     @extend_schema(responses={200: serializers.NotificationSerializer(many=True)})
     @action(detail=True, methods=["get"])
@@ -324,7 +349,7 @@ def _pdf(content: bytes, filename: str) -> HttpResponse:
 PDF_BINARY = OpenApiResponse(OpenApiTypes.BINARY, description="the PDF")
 
 
-class DevisFilter(df.FilterSet):
+class DevisFilter(filters.FilterSet):
     statut = df.ChoiceFilter(
         field_name="statut_affiche", choices=Devis.Statut.choices, label="status as shown"
     )

@@ -31,3 +31,26 @@ class StaffLanguageMiddleware:
                 response.render()
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """Every HTML page (admin, API docs, workshop board, customer pages) says where its
+    scripts, styles and images may come from: this site only, no inline script but the
+    page's own (`<script nonce="{{ request.csp_nonce }}">`), no framing, forms post here.
+    GARAGE_CONTENT_SECURITY_POLICY replaces the policy (`{nonce}` is the page's nonce)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        import secrets
+
+        nonce = secrets.token_urlsafe(16)
+        request.csp_nonce = nonce  # type: ignore[attr-defined]
+        response = self.get_response(request)
+        html = response.get("Content-Type", "").startswith("text/html")
+        if html and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = settings.GARAGE_CONTENT_SECURITY_POLICY.format(
+                nonce=nonce
+            )
+        return response

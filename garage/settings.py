@@ -96,6 +96,12 @@ SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_COOKIE_AGE", 12 * 3600)  # a working day
 X_FRAME_OPTIONS = "DENY"
+# The HTML pages' Content-Security-Policy (garage/middleware.py); `{nonce}`: the page's own.
+GARAGE_CONTENT_SECURITY_POLICY = os.environ.get("GARAGE_CONTENT_SECURITY_POLICY") or (
+    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -120,6 +126,7 @@ INSTALLED_APPS = [
     "atelier",
     "notifications",
     "webhooks",
+    "axes",  # last: failed logins counted, lockouts (access/lockout.py)
 ]
 
 MIDDLEWARE = [
@@ -136,6 +143,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "garage.middleware.StaffLanguageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "garage.middleware.ContentSecurityPolicyMiddleware",
+    # Last: answers a locked-out login with the 429 page (AXES_LOCKOUT_TEMPLATE).
+    "axes.middleware.AxesMiddleware",
+]
+
+# Password guessing (issue 15): a login is checked by django-axes first, then by Django.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "garage.urls"
@@ -259,9 +275,9 @@ REST_FRAMEWORK = {
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "api.filters.DjangoFilterBackend",  # strict integer and boolean parameters
         "rest_framework.filters.OrderingFilter",
-        "rest_framework.filters.SearchFilter",
+        "api.filters.SearchFilter",  # errors named `search`
     ],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
@@ -512,3 +528,18 @@ EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "garage@localhost")
 # A notifier that took a message to send and died: after this long another may send it.
 GARAGE_NOTIFIER_LEASE = env_float("GARAGE_NOTIFIER_LEASE", 30.0)
+# --- Password guessing (django-axes; access/lockout.py) ---
+# After GARAGE_LOGIN_FAILURE_LIMIT failed logins for one username, or from one address, that
+# username or address is refused (429 page) for GARAGE_LOGIN_LOCKOUT_MINUTES, even with the
+# right password. An administrator unlocks at once in the admin ("Tentatives d'accès").
+GARAGE_LOGIN_FAILURE_LIMIT = env_int("GARAGE_LOGIN_FAILURE_LIMIT", 5)
+GARAGE_LOGIN_LOCKOUT_MINUTES = env_int("GARAGE_LOGIN_LOCKOUT_MINUTES", 15)
+AXES_ENABLED = env_bool("GARAGE_LOGIN_LOCKOUT", True)
+AXES_FAILURE_LIMIT = GARAGE_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=GARAGE_LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "access/verrouille.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_CLIENT_IP_CALLABLE = "access.lockout.client_ip"
+AXES_VERBOSE = False

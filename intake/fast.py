@@ -33,6 +33,7 @@ from access.throttling import VERDICT, IntakeThrottle
 from metier import limits
 from metier.services import accept_demande
 from metier.services.common import Conflict, NotFound
+from metier.services.demandes import texte_stockable
 from pipeline.outbox import publish_on_commit
 
 from . import writer
@@ -77,6 +78,7 @@ def _fields(request: HttpRequest) -> dict[str, Any] | None:
                 or (
                     type(body["description"]) is str
                     and len(body["description"]) <= limits.DESCRIPTION_MAX
+                    and texte_stockable(body["description"])  # else the view's 400
                 )
             )
         ):
@@ -138,11 +140,11 @@ class FastIntakeMiddleware:
         group = writer.writer() if key is None and fields.get("voiture") is None else None
         try:
             if group is not None:  # committed with the other requests of the moment
-                demande, created = group.record(fields), True
+                demande, created = group.record({**fields, "demandeur": user}), True
                 if demande is None:
                     raise NotFound("piece", "unknown part")
             else:
-                demande, created = accept_demande(cle_idempotence=key, **fields)
+                demande, created = accept_demande(cle_idempotence=key, demandeur=user, **fields)
         except (ValidationError, NotFound, Conflict):
             return self.get_response(request)  # the view gives the error its shape
         if created:

@@ -16,8 +16,10 @@ from rest_framework.reverse import reverse
 from metier import limits
 from metier.models import Demande
 
+from . import strict
 
-class DemandeSerializer(serializers.ModelSerializer):
+
+class DemandeSerializer(strict.ModelSerializer):
     url = serializers.SerializerMethodField()
     reparation = serializers.SerializerMethodField()
     reparation_url = serializers.SerializerMethodField()
@@ -100,7 +102,7 @@ def _iso(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-class IntakeSerializer(serializers.Serializer):
+class IntakeSerializer(strict.Serializer):
     """The body of `POST /reparation/`: the seed's `{"piece": 1, "duree": 5}`, and optionally
     the car and the customer's complaint."""
 

@@ -58,6 +58,48 @@ ACTION_LABELS = {
 }
 
 
+VOIR_CLIENT = "metier.view_client"
+VOIR_VOITURE = "metier.view_voiture"
+
+
+class SelonLeRole:
+    """Columns, form fields, filters and searches shown only to the roles whose API may see
+    what they reveal: `besoins` maps a field (and every lookup through it, `client__nom`)
+    to the permission it needs. A mechanic never sees a client's name, nor learns by a
+    search whether a client exists."""
+
+    besoins: tuple[tuple[str, str], ...] = ()
+
+    def _permis(self, request, name: Any) -> bool:
+        if not isinstance(name, str):
+            return True  # a filter class: declared with its own checks
+        bare = name.lstrip("=^@")
+        return all(
+            request.user.has_perm(perm)
+            for prefix, perm in self.besoins
+            if bare == prefix or bare.startswith(prefix + "__")
+        )
+
+    def _garder(self, request, names: Any) -> list:
+        return [n for n in names if self._permis(request, n[0] if isinstance(n, tuple) else n)]
+
+    def get_list_display(self, request):
+        return self._garder(request, super().get_list_display(request))
+
+    def get_list_filter(self, request):
+        return self._garder(request, super().get_list_filter(request))
+
+    def get_search_fields(self, request):
+        return self._garder(request, super().get_search_fields(request))
+
+    def get_fields(self, request, obj=None):
+        return self._garder(request, super().get_fields(request, obj))
+
+    def get_exclude(self, request, obj=None):
+        hidden = [p for p, _ in self.besoins if "__" not in p and not self._permis(request, p)]
+        return [*(super().get_exclude(request, obj) or ()), *hidden]
+
+
 class ServiceAdmin(admin.ModelAdmin):
     """Saves through the domain's create/update functions."""
 
@@ -134,7 +176,8 @@ class ClientAdmin(ServiceAdmin):
 
 
 @admin.register(Voiture)
-class VoitureAdmin(ServiceAdmin):
+class VoitureAdmin(SelonLeRole, ServiceAdmin):
+    besoins = (("client", VOIR_CLIENT),)
     list_display = ["id", "immatriculation", "marque", "modele", "couleur", "client", "kilometrage"]
     list_select_related = ["client"]
     search_fields = ["immatriculation", "vin", "client__nom", "marque", "modele"]
@@ -160,7 +203,8 @@ class VoitureAdmin(ServiceAdmin):
 
         if not search_term:
             return super().get_search_results(request, queryset, search_term)
-        return search_voitures(queryset, search_term), False
+        clients = request.user.has_perm(VOIR_CLIENT)
+        return search_voitures(queryset, search_term, clients=clients), False
 
 
 class LignesFigees:
@@ -262,7 +306,8 @@ def _has_transition_permission(name: str):
 
 
 @admin.register(Reparation)
-class ReparationAdmin(ServiceAdmin):
+class ReparationAdmin(SelonLeRole, ServiceAdmin):
+    besoins = (("voiture", VOIR_VOITURE), ("voiture__client", VOIR_CLIENT))
     list_display = ["id", "statut", "voiture", "piece", "duree", "total_ttc_eur", "cree_le"]
     list_select_related = ["piece", "voiture"]
     search_fields = ["=id", "voiture__immatriculation", "voiture__client__nom", "description"]

@@ -26,3 +26,7 @@ ID_MAX = 2**62 - 1
 # Money and stock.
 PRIX_MAX = Decimal("99999999.99")
 QUANTITE_STOCK_MAX = 1_000_000  # initial stock of a part, or one delivery
+STOCK_MAX = 1_000_000  # a part's stock on the shelf, whatever the deliveries (a check constraint)
+
+# A registration plate, once written canonically (letters and digits only).
+IMMATRICULATION_MAX = 15

@@ -10,10 +10,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import limits
+
+# `ab-123 cd`, `ＡＢ-１２３-ＣＤ` and `AB123CD` are one plate: see metier/immatriculation.py.
+from .immatriculation import normalise_immatriculation  # noqa: F401 (re-exported)
 
 NOM_MAX = 100
 
@@ -21,11 +25,6 @@ NOM_MAX = 100
 VIN_RE = r"^[A-HJ-NPR-Z0-9]{17}$"
 # A phone number as people write it: digits with spaces, dots, dashes, an optional leading +.
 TELEPHONE_RE = r"^\+?[0-9][0-9 .\-]{5,22}[0-9]$"
-
-
-def normalise_immatriculation(value: str) -> str:
-    """`ab-123 cd` and `AB123CD` are the same plate: capitals, no separators."""
-    return "".join(ch for ch in value.upper() if ch.isalnum())
 
 
 class Approbation(models.TextChoices):
@@ -80,7 +79,9 @@ class Piece(models.Model):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(limits.PRIX_MAX)],
     )
     # Stock: `stock` is on the shelf; `reserve` of it is promised to planned repairs.
-    stock = models.PositiveIntegerField("stock", default=0)
+    stock = models.PositiveIntegerField(
+        "stock", default=0, validators=[MaxValueValidator(limits.STOCK_MAX)]
+    )
     reserve = models.PositiveIntegerField(
         "réservé", default=0, help_text="Promis aux réparations planifiées"
     )
@@ -114,6 +115,9 @@ class Piece(models.Model):
             models.CheckConstraint(condition=~Q(nom=""), name="piece_nom_non_vide"),
             # Stock never goes negative, whoever writes: the database says no.
             models.CheckConstraint(condition=Q(stock__gte=0), name="piece_stock_positif"),
+            models.CheckConstraint(
+                condition=Q(stock__lte=limits.STOCK_MAX), name="piece_stock_borne"
+            ),
             models.CheckConstraint(
                 condition=Q(reserve__gte=0) & Q(reserve__lte=models.F("stock")),
                 name="piece_reserve_bornee",
@@ -408,8 +412,19 @@ class Demande(models.Model):
     description = models.TextField(
         "plainte du client", blank=True, max_length=limits.DESCRIPTION_MAX
     )
-    cle_idempotence = models.CharField(
-        "clé d'idempotence", max_length=255, null=True, blank=True, unique=True
+    # Who sent it. An idempotency key belongs to its sender: the same key from another
+    # client is another request (unique on (demandeur, key) below), never a way to read one.
+    demandeur = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="demandeur",
+    )
+    # NULL, not "": a request without a key is outside the unique constraint.
+    cle_idempotence = models.CharField(  # noqa: DJ001
+        "clé d'idempotence", max_length=255, null=True, blank=True
     )
     statut = models.CharField(
         "statut", max_length=10, choices=Statut.choices, default=Statut.ACCEPTEE
@@ -423,6 +438,16 @@ class Demande(models.Model):
         verbose_name = "demande"
         verbose_name_plural = "demandes"
         ordering = ["cree_le", "id"]
+        constraints = [
+            # One request per key and sender. Coalesce: requests with no sender (the
+            # seed's producer, a deleted account) share one key space instead of none.
+            models.UniqueConstraint(
+                Coalesce("demandeur", Value(0)),
+                "cle_idempotence",
+                name="demande_cle_par_demandeur",
+                condition=Q(cle_idempotence__isnull=False),
+            ),
+        ]
         indexes = [
             # The board's and metrics' windows ("accepted in the last 5 minutes, per minute")
             # and the API's default order: a range, not a scan of every request ever made.

@@ -68,11 +68,16 @@ def voitures() -> QuerySet[Voiture]:
     return Voiture.objects.select_related("client")
 
 
-def search_voitures(queryset: QuerySet[Voiture], text: str) -> QuerySet[Voiture]:
-    """By plate (however it is written), VIN, or the client's name."""
+def search_voitures(
+    queryset: QuerySet[Voiture], text: str, *, clients: bool = True
+) -> QuerySet[Voiture]:
+    """By plate (however it is written), VIN, or (`clients`: for those who may see them) the
+    client's name."""
     text = text.strip()
     plate = normalise_immatriculation(text)
-    condition = Q(client__nom__icontains=text) | Q(vin__icontains=text.upper())
+    condition = Q(vin__icontains=text.upper())
+    if clients:
+        condition |= Q(client__nom__icontains=text)
     if plate:
         condition |= Q(immatriculation__icontains=plate)
     return queryset.filter(condition)

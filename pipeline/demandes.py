@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -81,6 +81,9 @@ class Result:
     reparation_id: int | None = None
     motif: str = ""
     doublon: bool = False
+    # The message named a known request but contradicted it (or was not valid): it is
+    # refused (dead-lettered, `motif` says why) and the request itself is left as it is.
+    contredit: bool = False
 
 
 def _refusal(r: RepairRequest, pieces: dict[int, Piece], voitures: set[int]) -> str | None:
@@ -110,8 +113,13 @@ def process_demandes(*, requests: list[RepairRequest]) -> list[Result]:
     now = timezone.now()
     keyed = {r.key: r for r in requests if r.key is not None}
     demandes: dict[uuid.UUID, Demande] = {}
+    contradictions: dict[int, str] = {}
     if keyed:
         demandes = _lock_demandes(keyed)
+        # A message is only a pointer to the committed request: the order is made from the
+        # row, and a body that says otherwise is refused (never the row rewritten).
+        requests, contradictions = _from_rows(requests, demandes)
+        keyed = {r.key: r for r in requests if r.key is not None}
         missing = sorted(k for k in keyed if k not in demandes)  # id order, as every writer
         if missing:
             # Published by another program with its own message_id: record it, so that
@@ -132,7 +140,7 @@ def process_demandes(*, requests: list[RepairRequest]) -> list[Result]:
                 ignore_conflicts=True,
             )
             demandes.update(_lock_demandes({k: keyed[k] for k in missing}))
-    valid = [r for r in requests if r.invalid is None]
+    valid = [r for i, r in enumerate(requests) if r.invalid is None and i not in contradictions]
     # Parts are locked in id order: stock is reserved below, and no other writer may
     # oversell meanwhile (nor can two workers deadlock).
     pieces = lock_pieces(r.piece for r in valid if isinstance(r.piece, int))
@@ -145,6 +153,10 @@ def process_demandes(*, requests: list[RepairRequest]) -> list[Result]:
     to_make: list[tuple[int, NouvelOrdre]] = []
     for i, r in enumerate(requests):
         demande = demandes.get(r.key) if r.key is not None else None
+        if i in contradictions:
+            # Not recorded as the key's first occurrence: the genuine message may follow.
+            results[i] = Result(Demande.Statut.REJETEE, motif=contradictions[i], contredit=True)
+            continue
         if r.key in first:
             repeats.append((i, first[r.key]))
             continue
@@ -177,7 +189,7 @@ def process_demandes(*, requests: list[RepairRequest]) -> list[Result]:
     done: list[uuid.UUID] = []
     rejected: dict[str, list[uuid.UUID]] = defaultdict(list)
     for r, res in zip(requests, results, strict=True):
-        if r.key is None or res.doublon:
+        if r.key is None or res.doublon or res.contredit:
             continue
         if res.statut == Demande.Statut.TRAITEE:
             done.append(r.key)
@@ -196,7 +208,37 @@ def process_demandes(*, requests: list[RepairRequest]) -> list[Result]:
 def _lock_demandes(keyed: dict[uuid.UUID, RepairRequest]) -> dict[uuid.UUID, Demande]:
     """Locks the requests' rows in id order (the order every writer uses)."""
     rows = Demande.objects.select_for_update().filter(id__in=keyed).order_by("id")
-    return {d.id: d for d in rows.only("id", "statut", "motif")}
+    fields = ("id", "statut", "motif", "piece", "duree", "voiture", "description")
+    return {d.id: d for d in rows.only(*fields)}
+
+
+CONTRACT = ("piece", "duree", "voiture", "description")
+
+
+def _from_rows(
+    requests: list[RepairRequest], demandes: dict[uuid.UUID, Demande]
+) -> tuple[list[RepairRequest], dict[int, str]]:
+    """Each message naming a known, undecided request becomes that request as committed;
+    one that contradicts it (or cannot be read) is set aside with the reason."""
+    out: list[RepairRequest] = []
+    contradictions: dict[int, str] = {}
+    for i, r in enumerate(requests):
+        demande = demandes.get(r.key) if r.key is not None else None
+        if demande is None or demande.statut in Demande.FINAL:
+            out.append(r)
+            continue
+        if r.invalid is not None:
+            contradictions[i] = f"message for request {r.key} refused: {r.invalid}"
+        else:
+            differ = [f for f in CONTRACT if getattr(r, f) != getattr(demande, f)]
+            if differ:
+                contradictions[i] = (
+                    f"message contradicts request {r.key} on {', '.join(differ)}: "
+                    "the committed request is kept"
+                )
+        row = {f: getattr(demande, f) for f in CONTRACT}
+        out.append(replace(r, invalid=None, **row) if i not in contradictions else r)
+    return out, contradictions
 
 
 @transaction.atomic

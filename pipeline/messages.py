@@ -18,7 +18,7 @@ from django.conf import settings
 
 from metier import limits
 from metier.models import Demande
-from metier.services.demandes import DUREE_BOUNDS
+from metier.services.demandes import DUREE_BOUNDS, texte_stockable
 
 from .demandes import RepairRequest
 
@@ -56,6 +56,11 @@ def _id(value: object) -> bool:
     return _is_int(value) and limits.ID_MIN <= value <= limits.ID_MAX
 
 
+def storable(text: str) -> bool:
+    """Text every database here can store: valid UTF-8 (no lone surrogate), no NUL."""
+    return texte_stockable(text)
+
+
 def decode(body: bytes, message_id: str | None) -> RepairRequest:
     """A RepairRequest; `invalid` says why when the message can never succeed."""
     key = key_for(message_id)
@@ -91,8 +96,12 @@ def decode(body: bytes, message_id: str | None) -> RepairRequest:
     voiture, description = data.get("voiture"), data.get("description", "")
     if voiture is not None and not _id(voiture):
         return invalid("voiture must be a positive whole number", piece, duree)
-    if not isinstance(description, str) or "\x00" in description:
-        return invalid("description must be text (without NUL characters)", piece, duree)
+    if not isinstance(description, str) or not storable(description):
+        # Neither a NUL nor a lone surrogate (`"\ud800"`) can ever be stored: retrying a
+        # message holding one would only fail again, so it is refused here, at once.
+        return invalid(
+            "description must be text (without NUL characters or lone surrogates)", piece, duree
+        )
     return RepairRequest(
         key=key, piece=piece, duree=duree, voiture=voiture, description=description
     )

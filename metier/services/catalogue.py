@@ -8,7 +8,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ..models import Client, Piece, Voiture, normalise_immatriculation
+from ..immatriculation import valide_immatriculation
+from ..models import Client, Piece, Voiture
 from .common import delete, save, update
 
 
@@ -58,8 +59,8 @@ def delete_client(*, client: Client) -> None:
 
 # --- Voitures -------------------------------------------------------------------------
 def _normalised(fields: dict[str, Any]) -> dict[str, Any]:
-    if fields.get("immatriculation") is not None:
-        fields["immatriculation"] = normalise_immatriculation(fields["immatriculation"]) or None
+    if "immatriculation" in fields:
+        fields["immatriculation"] = valide_immatriculation(fields["immatriculation"])
     if fields.get("vin") is not None:
         fields["vin"] = fields["vin"].strip().upper() or None
     return fields

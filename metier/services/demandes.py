@@ -8,6 +8,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .. import limits
@@ -16,6 +18,20 @@ from .common import Conflict, NotFound
 
 # --- Demandes (repair requests) ---------------------------------------------------------
 DUREE_BOUNDS = f"must be between {limits.DUREE_MIN} and {limits.DUREE_MAX} hours"
+
+
+TEXTE_NON_STOCKABLE = "text must not contain NUL characters or lone surrogates"
+
+
+def texte_stockable(text: str) -> bool:
+    """Text every database here can store: valid UTF-8 (no lone surrogate), no NUL."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def validate_duree(duree: Any) -> int:
@@ -34,6 +50,8 @@ def check_demande(
     validate_duree(duree)
     if len(description) > limits.DESCRIPTION_MAX:
         raise ValidationError({"description": [f"at most {limits.DESCRIPTION_MAX} characters"]})
+    if not texte_stockable(description):
+        raise ValidationError({"description": [TEXTE_NON_STOCKABLE]})
     for name, value in (("piece", piece), ("voiture", voiture)):
         if value is not None and not limits.ID_MIN <= value <= limits.ID_MAX:
             raise ValidationError({name: [f"must be between {limits.ID_MIN} and {limits.ID_MAX}"]})
@@ -47,6 +65,7 @@ def enregistrer_demandes(*, demandes: list[dict[str, Any]]) -> list[Demande | No
     for fields in demandes:
         fields.setdefault("voiture", None)
         fields.setdefault("description", "")
+        fields.setdefault("demandeur", None)
     return _insert_if_parts_exist(demandes)
 
 
@@ -57,14 +76,22 @@ def accept_demande(
     voiture: int | None = None,
     description: str = "",
     cle_idempotence: str | None = None,
+    demandeur: Any = None,
 ) -> tuple[Demande, bool]:
     """Records a repair request (the outbox row). Returns (demande, created).
 
-    With an idempotency key already used for the same request, returns the first one
-    (created=False); for a different request, raises Conflict.
+    An idempotency key is the sender's (`demandeur`, a user or None): with a key this sender
+    already used for the same request, returns the first one (created=False); for a
+    different request, raises Conflict. Another sender's key is never seen.
     """
     check_demande(piece=piece, duree=duree, voiture=voiture, description=description)
-    fields = {"piece": piece, "duree": duree, "voiture": voiture, "description": description}
+    fields = {
+        "piece": piece,
+        "duree": duree,
+        "voiture": voiture,
+        "description": description,
+        "demandeur": demandeur if getattr(demandeur, "pk", None) is not None else None,
+    }
     if cle_idempotence is None and voiture is None:
         # The hot path: one statement, its own transaction (no BEGIN/COMMIT round trips),
         # which inserts only if the part exists.
@@ -116,8 +143,11 @@ def _insert_if_parts_exist(rows: list[dict]) -> list[Demande | None]:
     return found
 
 
-_COLUMNS = ("id", "piece", "duree", "voiture", "description", "statut", "motif", "cree_le")
-_PG_TYPES = ("uuid", "bigint", "bigint", "bigint", "text", "text", "text", "timestamptz")
+_COLUMNS = (
+    *("id", "piece", "duree", "voiture", "description", "statut", "motif", "cree_le"),
+    "demandeur_id",  # the sender (issue 15: idempotency keys are the sender's)
+)
+_PG_TYPES = ("uuid", "bigint", "bigint", "bigint", "text", "text", "text", "timestamptz", "bigint")
 
 
 def _insert(demandes: list[Demande]) -> set[uuid.UUID]:
@@ -162,7 +192,8 @@ def _execute(sql: str, params: list) -> bool:
 @transaction.atomic
 def _accept_keyed(cle_idempotence: str, fields: dict) -> tuple[Demande, bool]:
     piece, duree, voiture = fields["piece"], fields["duree"], fields["voiture"]
-    existing = Demande.objects.filter(cle_idempotence=cle_idempotence).first()
+    mine = _keyed(cle_idempotence, fields["demandeur"])
+    existing = mine.first()
     if existing is not None:
         return _replayed(existing, piece, duree, voiture), False
     try:
@@ -171,10 +202,18 @@ def _accept_keyed(cle_idempotence: str, fields: dict) -> tuple[Demande, bool]:
             return Demande.objects.create(cle_idempotence=cle_idempotence, **fields), True
     except IntegrityError:
         # Two requests raced with the same key; the other one won.
-        existing = Demande.objects.filter(cle_idempotence=cle_idempotence).first()
+        existing = mine.first()
         if existing is None:
             raise
         return _replayed(existing, piece, duree, voiture), False
+
+
+def _keyed(cle_idempotence: str, demandeur: Any) -> Any:
+    """The sender's request with this key (at most one), looked up by the very expression of
+    the unique constraint, so that its index answers."""
+    return Demande.objects.alias(qui=Coalesce("demandeur", Value(0))).filter(
+        qui=demandeur.pk if demandeur is not None else 0, cle_idempotence=cle_idempotence
+    )
 
 
 def _replayed(existing: Demande, piece: int, duree: int, voiture: int | None) -> Demande:

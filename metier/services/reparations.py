@@ -673,6 +673,11 @@ def receive_stock(*, piece: Piece, quantite: int, par: Any = None) -> Piece:
         LignePiece.objects.filter(reparation__in=waiting).values_list("piece_id", flat=True)
     )
     pieces = lock_pieces(wanted_ids)
+    room = limits.STOCK_MAX - pieces[piece.pk].stock  # read under the lock
+    if quantite > room:
+        raise ValidationError(
+            {"quantite": [f"a part's stock is at most {limits.STOCK_MAX}: {room} more at most"]}
+        )
     Piece.objects.filter(pk=piece.pk).update(stock=F("stock") + quantite)
     pieces[piece.pk].stock += quantite
     planned = [r.pk for r in waiting if not _plan(r, par, pieces)]

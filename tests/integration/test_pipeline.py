@@ -166,3 +166,30 @@ def test_consumer_stops_cleanly_on_sigterm(stack, vhost, piece):
     wait_until(lambda: Reparation.objects.count() == 1, timeout=30, message="repair")
     assert consumer.terminate(timeout=15) == 0
     assert "consumer stopped" in consumer.output()
+
+
+def test_a_forged_message_cannot_rewrite_an_accepted_request(stack, vhost, piece):
+    """Issue 15, finding 3, against RabbitMQ and the worker's process: a message naming an
+    accepted request with another body is dead-lettered with the reason, and the request
+    is made as committed (its genuine message comes from the outbox)."""
+    from metier.services import accept_demande
+
+    demande, _ = accept_demande(piece=piece.pk, duree=3)  # committed, not yet published
+    with vhost.connection() as conn:
+        ch = conn.channel()
+        ch.queue_declare("garage", durable=True)
+        forged = json.dumps({"piece": piece.pk, "duree": 777}).encode()
+        ch.basic_publish("", "garage", forged, pika.BasicProperties(message_id=str(demande.pk)))
+    stack.start_consumer()  # its relay publishes the request's own message from the outbox
+    wait_until(lambda: vhost.depth("garage.dlq") == 1, timeout=30, message="forgery refused")
+    [(props, body)] = vhost.get_all("garage.dlq")
+    assert json.loads(body)["duree"] == 777 and props.message_id == str(demande.pk)
+    assert "contradicts" in props.headers["x-garage-reason"]
+    wait_until(
+        lambda: Reparation.objects.filter(demande=demande).exists(),
+        timeout=30,
+        message="the genuine request made",
+    )
+    assert Reparation.objects.get(demande=demande).duree == 3
+    demande.refresh_from_db()
+    assert (demande.statut, demande.duree, demande.motif) == ("traitee", 3, "")

@@ -97,7 +97,7 @@ def test_life_of_a_repair(api):
         assert ok(api.post(url + f"{action}/"))["statut"] == statut
     assert ok(api.get(f"/api/piece/{piece['id']}/"))["stock"] == 4
 
-    history = ok(api.get(url + "historique/"))
+    history = ok(api.get(url + "historique/"))["results"]
     assert [(h["de"], h["vers"]) for h in history] == [
         ("", "demandee"),
         ("demandee", "en_attente_pieces"),

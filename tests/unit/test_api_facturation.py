@@ -41,7 +41,7 @@ def test_invoice_to_paid_through_the_api(admin_api):
     )
     assert r.status_code == 400 and "overpayment" in r.json()["montant"][0]
     r = admin_api.post(
-        "/api/paiement/", {"facture": fid, "montant": "104.00", "mode": "cheque"}, format="json"
+        "/api/paiement/", {"facture": fid, "montant": 104.00, "mode": "cheque"}, format="json"
     )
     assert r.status_code == 201
     detail = admin_api.get(f"/api/facture/{fid}/").json()
@@ -233,7 +233,7 @@ def test_refund_through_the_api(admin_api):
     assert r.status_code == 400 and "over-refund" in r.json()["montant"][0]
     r = admin_api.post(
         "/api/remboursement/",
-        {"avoir": avoir["id"], "montant": "204.00", "mode": "virement", "reference": "VIR-42"},
+        {"avoir": avoir["id"], "montant": 204.00, "mode": "virement", "reference": "VIR-42"},
         format="json",
     )
     assert r.status_code == 201, r.content

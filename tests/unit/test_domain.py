@@ -66,6 +66,30 @@ def test_idempotency_key_returns_the_same_demande(piece):
         services.accept_demande(piece=piece.pk, duree=6, cle_idempotence="k1")
 
 
+def test_idempotency_key_belongs_to_its_sender(piece, django_user_model):
+    """Issue 15, finding 9: a key is scoped to the user who sent it, in the database too."""
+    alice = django_user_model.objects.create(username="alice")
+    bob = django_user_model.objects.create(username="bob")
+    mine, _ = services.accept_demande(piece=piece.pk, duree=5, cle_idempotence="k", demandeur=alice)
+    theirs, created = services.accept_demande(
+        piece=piece.pk, duree=5, cle_idempotence="k", demandeur=bob
+    )
+    assert created and theirs.pk != mine.pk
+    # Another body with the same key is no conflict for another sender: nothing leaks.
+    other, created = services.accept_demande(
+        piece=piece.pk, duree=9, cle_idempotence="k", demandeur=None
+    )
+    assert created and other.pk not in (mine.pk, theirs.pk)
+    again, created = services.accept_demande(
+        piece=piece.pk, duree=5, cle_idempotence="k", demandeur=alice
+    )
+    assert not created and again.pk == mine.pk
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Demande.objects.create(piece=piece.pk, duree=5, cle_idempotence="k", demandeur=bob)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Demande.objects.create(piece=piece.pk, duree=5, cle_idempotence="k")
+
+
 def test_process_demandes_is_idempotent(piece):
     demande, _ = services.accept_demande(piece=piece.pk, duree=5)
     req = RepairRequest(key=demande.pk, piece=piece.pk, duree=5)

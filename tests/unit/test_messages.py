@@ -132,3 +132,75 @@ def test_one_bad_message_does_not_hold_back_its_batch(monkeypatch, piece):
     assert outcomes[0] is ACK and outcomes[2] is ACK
     assert isinstance(outcomes[1], Retry) and "unlucky" in outcomes[1].reason
     assert sorted(Reparation.objects.values_list("duree", flat=True)) == [2, 3]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"piece": 1, "duree": 1, "description": "\\ud800"}',
+        b'{"piece": 1, "duree": 1, "description": "ok \\udfff then"}',
+        b'{"piece": 1, "duree": 1, "description": "a\\u0000b"}',
+    ],
+)
+def test_what_can_never_be_stored_is_refused_at_decoding(body):
+    """Issue 15, finding 6: a lone surrogate is permanent, like a NUL: refused at once."""
+    assert "surrogate" in messages.decode(body, None).invalid
+
+
+@pytest.mark.django_db
+def test_a_lone_surrogate_is_dead_lettered_at_once(piece):
+    from messaging.consumer import DeadLetter, Delivery
+    from pipeline import handler as worker
+
+    body = json.dumps({"piece": piece.pk, "duree": 1, "description": "\ud800"}).encode()
+    [outcome] = worker.handle_batch([Delivery(body, str(uuid.uuid4()), {}, 1)])
+    assert isinstance(outcome, DeadLetter) and "surrogate" in outcome.reason
+
+
+def _delivery(body: dict, key: object, tag: int = 1):
+    from messaging.consumer import Delivery
+
+    return Delivery(json.dumps(body).encode(), str(key), {}, tag)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"duree": 777},
+        {"piece": None},
+        {"voiture": 1},
+        {"description": "autre chose"},
+        {"duree": "3"},
+    ],
+)
+def test_a_forged_message_cannot_rewrite_an_accepted_request(piece, forged):
+    """Issue 15, finding 3: the committed request is the truth; a message that contradicts
+    it is dead-lettered with the reason, and the genuine message still makes the repair."""
+    from messaging.consumer import ACK, DeadLetter
+    from metier.models import Demande, Reparation
+    from metier.services import accept_demande, create_piece
+    from pipeline import handler as worker
+
+    create_piece(nom="autre", prix="1")
+    demande, _ = accept_demande(piece=piece.pk, duree=3, description="bruit")
+    genuine = json.loads(messages.encode(demande))
+    body = {k: v for k, v in {**genuine, **forged}.items() if v is not None}
+    # The forgery first, then the genuine message: in one batch, and in two.
+    [o1, o2] = worker.handle_batch(
+        [_delivery(body, demande.pk, 1), _delivery(genuine, demande.pk, 2)]
+    )
+    assert isinstance(o1, DeadLetter) and str(demande.pk) in o1.reason and o2 is ACK
+    repair = Reparation.objects.get(demande=demande)
+    assert (repair.piece_id, repair.duree, repair.description) == (piece.pk, 3, "bruit")
+    demande.refresh_from_db()
+    assert demande.statut == Demande.Statut.TRAITEE and demande.duree == 3
+
+    other, _ = accept_demande(piece=piece.pk, duree=3, description="bruit")
+    [o] = worker.handle_batch([_delivery(body, other.pk)])
+    assert isinstance(o, DeadLetter) and ("contradicts" in o.reason or "refused" in o.reason)
+    other.refresh_from_db()
+    assert other.statut == Demande.Statut.ACCEPTEE and other.motif == ""
+    assert not Reparation.objects.filter(demande=other).exists()
+    [o] = worker.handle_batch([_delivery(genuine, other.pk)])
+    assert o is ACK and Reparation.objects.get(demande=other).duree == 3
