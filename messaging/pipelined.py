@@ -32,7 +32,7 @@ from django.conf import settings
 from . import topology
 from .config import Topology, connection_parameters, redact
 from .config import topology as load_topology
-from .publisher import JSON, Backoff, Message
+from .publisher import Backoff, Message, publish_arguments
 
 log = logging.getLogger(__name__)
 
@@ -188,21 +188,7 @@ class PipelinedPublisher:
             batch = list(self._waiting)
             self._waiting.clear()
         for message in batch:
-            self._channel.basic_publish(
-                exchange=message.exchange,
-                routing_key=message.routing_key or self.topo.queue,
-                body=message.body,
-                properties=pika.BasicProperties(
-                    content_type=message.content_type or JSON,
-                    delivery_mode=pika.DeliveryMode.Persistent,
-                    message_id=message.message_id,
-                    correlation_id=message.correlation_id,
-                    headers=message.headers,
-                ),
-                # mandatory: an unroutable message (queue missing) is an error, not a loss;
-                # an event may go nowhere (Message.mandatory, publisher.py).
-                mandatory=message.mandatory,
-            )
+            self._channel.basic_publish(**publish_arguments(message, self.topo.queue))
             with self._lock:
                 self._in_flight[self._next_tag] = message
             self._next_tag += 1

@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import pika
 import pika.exceptions
@@ -77,6 +78,25 @@ class Backoff:
     def succeeded(self) -> None:
         self.failures = 0
         self._not_before = 0.0
+
+
+def publish_arguments(message: Message, queue: str) -> dict[str, Any]:
+    """`basic_publish`'s arguments for a message, for both publishers: persistent, to its
+    exchange and routing key (the default: the `queue`). mandatory: an unroutable request
+    (queue missing) is an error, not a loss; an event may go nowhere (`Message.mandatory`)."""
+    return {
+        "exchange": message.exchange,
+        "routing_key": message.routing_key or queue,
+        "body": message.body,
+        "properties": pika.BasicProperties(
+            content_type=message.content_type or JSON,
+            delivery_mode=pika.DeliveryMode.Persistent,
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            headers=message.headers,
+        ),
+        "mandatory": message.mandatory,
+    }
 
 
 class Publisher:
@@ -162,20 +182,7 @@ class Publisher:
         confirmed = 0
         try:
             for message in messages:
-                self._channel.basic_publish(
-                    exchange=message.exchange,
-                    routing_key=message.routing_key or self.topo.queue,
-                    body=message.body,
-                    properties=pika.BasicProperties(
-                        content_type=message.content_type or JSON,
-                        delivery_mode=pika.DeliveryMode.Persistent,
-                        message_id=message.message_id,
-                        correlation_id=message.correlation_id,
-                        headers=message.headers,
-                    ),
-                    # mandatory: an unroutable message (queue missing) is an error, not a loss.
-                    mandatory=message.mandatory,
-                )
+                self._channel.basic_publish(**publish_arguments(message, self.topo.queue))
                 confirmed += 1
         except pika.exceptions.UnroutableError as exc:
             raise PublishError(f"unroutable message: {exc!r}", confirmed) from exc
