@@ -20,6 +20,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -131,35 +132,29 @@ class _AfterCommitPublisher:
 
 
 _lock = threading.Lock()
-_instance: _AfterCommitPublisher | None = None
+_instances: dict[str, _AfterCommitPublisher] = {}
+
+
+def _current(kind: str, make: Callable[[], _AfterCommitPublisher]) -> _AfterCommitPublisher:
+    """This process's publisher of a kind (requests, events): one thread and connection.
+    A forked process must not reuse its parent's; a new broker URL (tests) gets a new one."""
+    with _lock:
+        current = _instances.get(kind)
+        stale = current is None or current.pid != os.getpid()
+        if stale or current.url != settings.AMQP_URL:
+            if not stale:
+                current.stop(timeout=1.0)
+            current = _instances[kind] = make()
+        return current
 
 
 def _publisher() -> _AfterCommitPublisher:
-    global _instance
-    with _lock:
-        # A forked worker (gunicorn) must not reuse its parent's thread or connection; a
-        # new broker URL (tests) gets a new publisher.
-        stale = _instance is None or _instance.pid != os.getpid()
-        if stale or _instance.url != settings.AMQP_URL:
-            if not stale:
-                _instance.stop(timeout=1.0)  # a new broker URL (tests): the old one goes
-            _instance = _AfterCommitPublisher()
-        return _instance
-
-
-_events_instance: _AfterCommitPublisher | None = None
+    return _current("requests", _AfterCommitPublisher)
 
 
 def _events_publisher() -> _AfterCommitPublisher:
     """The process's publisher of domain events (its own thread and connection)."""
-    global _events_instance
-    with _lock:
-        stale = _events_instance is None or _events_instance.pid != os.getpid()
-        if stale or _events_instance.url != settings.AMQP_URL:
-            if not stale:
-                _events_instance.stop(timeout=1.0)  # a new broker URL (tests)
-            _events_instance = _AfterCommitPublisher(mark=_mark_events, sender="events")
-        return _events_instance
+    return _current("events", lambda: _AfterCommitPublisher(mark=_mark_events, sender="events"))
 
 
 def _mark_events(*, ids: list) -> int:
@@ -182,14 +177,13 @@ def publish_events_after_commit(committed: list) -> None:
 
 
 def stop() -> None:
-    """Stops this process's publisher and marker (the test suite, before it drops its
-    database: the marker holds a connection)."""
-    global _instance, _events_instance
+    """Stops this process's publishers and markers (the test suite, before it drops its
+    database: a marker holds a connection)."""
     with _lock:
-        for publisher in (_instance, _events_instance):
-            if publisher is not None and publisher.pid == os.getpid():
+        for publisher in _instances.values():
+            if publisher.pid == os.getpid():
                 publisher.stop()
-        _instance = _events_instance = None
+        _instances.clear()
 
 
 def publish_on_commit(demande: Demande) -> None:
