@@ -140,11 +140,14 @@ class FastIntakeMiddleware:
         group = writer.writer() if key is None and fields.get("voiture") is None else None
         try:
             if group is not None:  # committed with the other requests of the moment
-                demande, created = group.record({**fields, "demandeur": user}), True
+                row = {**fields, "demandeur": user, "id_requete": request.request_id}
+                demande, created = group.record(row), True
                 if demande is None:
                     raise NotFound("piece", "unknown part")
             else:
-                demande, created = accept_demande(cle_idempotence=key, demandeur=user, **fields)
+                demande, created = accept_demande(
+                    cle_idempotence=key, demandeur=user, id_requete=request.request_id, **fields
+                )
         except (ValidationError, NotFound, Conflict):
             return self.get_response(request)  # the view gives the error its shape
         if created:

@@ -50,7 +50,12 @@ def _idempotency_key(request: Request) -> str | None:
 def _accept(request: Request, piece: int, duree: int, **extra: object) -> Response:
     key = _idempotency_key(request)
     demande, created = accept_demande(
-        piece=piece, duree=duree, cle_idempotence=key, demandeur=request.user, **extra
+        piece=piece,
+        duree=duree,
+        cle_idempotence=key,
+        demandeur=request.user,
+        id_requete=getattr(request, "request_id", ""),
+        **extra,
     )
     if created:
         publish_on_commit(demande)  # committed already: handed to the publisher at once

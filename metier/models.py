@@ -431,6 +431,9 @@ class Demande(models.Model):
     )
     motif = models.CharField("motif", max_length=500, blank=True, help_text="Motif du rejet")
     cree_le = models.DateTimeField("acceptée le", auto_now_add=True)
+    # The HTTP request's id (X-Request-ID): the message carries it to the worker's logs,
+    # whoever publishes it (the relay included).
+    id_requete = models.CharField("id de la requête", max_length=128, blank=True, default="")
     publiee_le = models.DateTimeField("publiée le", null=True, blank=True)
     traitee_le = models.DateTimeField("traitée le", null=True, blank=True)
 

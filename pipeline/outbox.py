@@ -40,10 +40,11 @@ log = logging.getLogger(__name__)
 
 
 def message_for(demande: Demande, correlation_id: str | None = None) -> Message:
+    """The request's message; its correlation id is the HTTP request's, as recorded."""
     return Message(
         body=messages.encode(demande),
         message_id=str(demande.id),
-        correlation_id=correlation_id,
+        correlation_id=correlation_id or demande.id_requete or None,
         headers={messages.ACCEPTED_AT: int(demande.cree_le.timestamp() * 1000)},
     )
 

@@ -66,6 +66,7 @@ def enregistrer_demandes(*, demandes: list[dict[str, Any]]) -> list[Demande | No
         fields.setdefault("voiture", None)
         fields.setdefault("description", "")
         fields.setdefault("demandeur", None)
+        fields.setdefault("id_requete", "")
     return _insert_if_parts_exist(demandes)
 
 
@@ -77,8 +78,11 @@ def accept_demande(
     description: str = "",
     cle_idempotence: str | None = None,
     demandeur: Any = None,
+    id_requete: str = "",
 ) -> tuple[Demande, bool]:
     """Records a repair request (the outbox row). Returns (demande, created).
+    `id_requete` is the HTTP request's id, kept so that whoever publishes the row (the
+    after-commit publisher or the relay) carries it to the worker's logs.
 
     An idempotency key is the sender's (`demandeur`, a user or None): with a key this sender
     already used for the same request, returns the first one (created=False); for a
@@ -91,6 +95,7 @@ def accept_demande(
         "voiture": voiture,
         "description": description,
         "demandeur": demandeur if getattr(demandeur, "pk", None) is not None else None,
+        "id_requete": id_requete[: Demande._meta.get_field("id_requete").max_length],
     }
     if cle_idempotence is None and voiture is None:
         # The hot path: one statement, its own transaction (no BEGIN/COMMIT round trips),
@@ -146,8 +151,12 @@ def _insert_if_parts_exist(rows: list[dict]) -> list[Demande | None]:
 _COLUMNS = (
     *("id", "piece", "duree", "voiture", "description", "statut", "motif", "cree_le"),
     "demandeur_id",  # the sender (issue 15: idempotency keys are the sender's)
+    "id_requete",
 )
-_PG_TYPES = ("uuid", "bigint", "bigint", "bigint", "text", "text", "text", "timestamptz", "bigint")
+_PG_TYPES = (
+    *("uuid", "bigint", "bigint", "bigint", "text", "text", "text", "timestamptz"),
+    *("bigint", "text"),
+)
 
 
 def _insert(demandes: list[Demande]) -> set[uuid.UUID]:

@@ -278,3 +278,18 @@ def test_concurrent_requests_share_commits_and_each_gets_its_own_row(piece, monk
         assert sum(batches) == 64 and len(batches) < 64, batches
     else:  # SQLite: each request records its own row
         assert batches == []
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "drf-view"])
+def test_the_request_id_is_kept_for_whoever_publishes_the_request(settings, token, piece, fast):
+    """The relay publishes rows, not requests: the row keeps the HTTP request's id, so the
+    message it sends carries it to the worker's logs as the after-commit one does."""
+    from pipeline.outbox import message_for
+
+    if not fast:
+        without_fast_path(settings)
+    r = token_client(token).get(f"/reparation/{piece.pk}/3/", HTTP_X_REQUEST_ID="rid-kept-1")
+    assert r.status_code == 202
+    demande = Demande.objects.get(pk=r.json()["id"])
+    assert demande.id_requete == "rid-kept-1"
+    assert message_for(demande).correlation_id == "rid-kept-1"  # as the relay builds it
