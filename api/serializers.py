@@ -648,7 +648,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ConsentementSerializer(serializers.ModelSerializer):
+class ConsentementSerializer(strict.ModelSerializer):
     """A customer's opt-in (or withdrawal) for a channel: when and how it was given (RGPD)."""
 
     source = serializers.CharField(max_length=200)
@@ -660,7 +660,7 @@ class ConsentementSerializer(serializers.ModelSerializer):
         validators = []  # one per customer and channel: a new answer replaces the last
 
 
-class RappelSerializer(serializers.ModelSerializer):
+class RappelSerializer(strict.ModelSerializer):
     """A car's maintenance reminder, e.g. `vidange` every 15,000 km or 365 days."""
 
     nature = serializers.CharField(max_length=60)

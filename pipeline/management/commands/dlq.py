@@ -1,3 +1,4 @@
+import argparse
 import json
 
 from django.core.management.base import BaseCommand, CommandError
@@ -18,7 +19,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--queue",
             default=None,
-            help="whose dead letters: the main queue (default) or garage.webhooks",
+            help="whose dead letters: the main queue (default), or a consuming service's "
+            "(garage.notifier, garage.webhooks); also accepted after the action",
         )
         sub = parser.add_subparsers(dest="action", required=True)
         listing = sub.add_parser("list", help="one line per dead letter: position, id, reason")
@@ -28,8 +30,9 @@ class Command(BaseCommand):
         replay.add_argument("message_ids", nargs="*", help="message ids to replay")
         replay.add_argument("--all", action="store_true", help="replay every dead letter")
         for p in (listing, show, replay):
+            # SUPPRESS: given here or before the action, whichever was given counts.
             p.add_argument(
-                "--queue", default=None, help="the consuming queue (default: the main one)"
+                "--queue", default=argparse.SUPPRESS, help="the consuming queue (as above)"
             )
 
     def handle(self, *args, action: str, **options):
