@@ -25,6 +25,7 @@ import sys
 import time
 import traceback
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -556,9 +557,30 @@ def phase_latency(run: Run, high: bool = False) -> None:
     run.details[f"exactly_once_after_{name}"] = check_exactly_once(run, f"after {name}")
 
 
-def cursor_path(position: int) -> str:
-    token = base64.b64encode(urllib.parse.urlencode({"p": position}).encode()).decode()
-    return f"/api/reparation/?cursor={urllib.parse.quote(token, safe='')}"
+def cursor_maker(stack: Stack) -> Callable[[int], str]:
+    """Pages at a given id, in the app's own cursor format, learnt from its first page's
+    `next` link: a keyset cursor (base64 JSON, `{"o": ordering, "p": [values], "r": ...}`),
+    or DRF's older one (base64 of `p=<position>`) for commits made before it."""
+    code, body = stack.http("GET", "/api/reparation/")
+    nxt = body.get("next") if code == 200 and isinstance(body, dict) else None
+    if not nxt:
+        raise HarnessError(f"read: the first page has no next link: {code} {str(body)[:300]}")
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(nxt).query)["cursor"][0]
+    raw = base64.b64decode(token)
+    try:
+        shape = json.loads(raw)
+    except ValueError:
+        shape = None
+
+    def path(position: int) -> str:
+        if isinstance(shape, dict):
+            text = json.dumps({**shape, "p": [position]})
+        else:
+            text = urllib.parse.urlencode({"p": position})
+        cursor = base64.b64encode(text.encode()).decode()
+        return f"/api/reparation/?cursor={urllib.parse.quote(cursor, safe='')}"
+
+    return path
 
 
 EXPLAIN_SNIPPET = """
@@ -599,6 +621,7 @@ def phase_read(run: Run) -> None:
     first.write_text("/api/reparation/\n")
     rnd = random.Random(42)
     deep = stack.log_dir / "paths-cursor.txt"
+    cursor_path = cursor_maker(stack)
     deep.write_text("".join(cursor_path(rnd.randint(lo, hi)) + "\n" for _ in range(2000)))
     code, body = stack.http("GET", cursor_path(hi - 10))
     if code != 200 or not isinstance(body, dict) or not body.get("results"):
