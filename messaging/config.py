@@ -105,9 +105,11 @@ def redact(url: str) -> str:
     return ",".join(_redact_one(u) for u in amqp_urls(url))
 
 
-def describe(connection: pika.BlockingConnection) -> str:
+def describe(connection: pika.BlockingConnection | pika.SelectConnection) -> str:
     """The address an open connection actually went to (which node of a cluster), for logs."""
-    params = getattr(getattr(connection, "_impl", None), "params", None)
+    params = getattr(connection, "params", None) or getattr(
+        getattr(connection, "_impl", None), "params", None
+    )
     if params is None:  # pika keeps it on its internal connection; never fail a log line
         return "?"
     return f"amqp://{params.credentials.username}:***@{params.host}:{params.port}/{params.virtual_host}"

@@ -30,7 +30,7 @@ import pika.exceptions
 from django.conf import settings
 
 from . import topology
-from .config import Topology, connection_parameters, redact
+from .config import Topology, connection_parameters, describe, redact
 from .config import topology as load_topology
 from .publisher import Backoff, Message, publish_arguments
 
@@ -147,7 +147,12 @@ class PipelinedPublisher:
 
     def _on_confirming(self, _frame) -> None:
         self.backoff.succeeded()
-        log.info("%s publisher connected (confirms pipelined)", self.role)
+        # The node's address, as the other clients log it (the cluster test follows them).
+        log.info(
+            "%s publisher connected to %s (confirms pipelined)",
+            self.role,
+            describe(self._connection),
+        )
         with self._lock:
             self._ready = True
         self._write()
