@@ -148,6 +148,16 @@ class Publisher:
             log.info("publisher connection lost while idle; it reconnects on the next publish")
             self.close()
 
+    def ensure_connected(self) -> None:
+        """Connects now if the connection is gone (never raises): an idle publisher, such as
+        the relay's, moves off a lost node before it has something to publish."""
+        self.keepalive()
+        if (self._connection is None or not self._connection.is_open) and self.backoff.ready():
+            try:
+                self._connect()
+            except PublishError as exc:
+                log.info("%s publisher not connected: %s", self.role, exc)
+
     def close(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
         if connection is not None and connection.is_open:

@@ -270,6 +270,7 @@ def run_relay(stop: threading.Event, *, interval: float | None = None) -> None:
             if sent:
                 log.info("relay published %d pending request(s)", sent)
             if sent < settings.GARAGE_RELAY_BATCH:
+                publisher.ensure_connected()  # idle: still on a live node when needed
                 stop.wait(max(interval, publisher.backoff.delay()))
             else:
                 time.sleep(0)
